@@ -1,0 +1,17 @@
+"""Typed errors: the CLI turns each into a one-line message."""
+
+
+class DeblurError(Exception):
+    """Base class for errors a user can act on."""
+
+
+class CheckpointError(DeblurError):
+    """A weights file is unreadable, not a checkpoint, or for another model."""
+
+
+class WeightsMissing(DeblurError):
+    """No trained weights for the requested model."""
+
+
+class ImageError(DeblurError):
+    """An image cannot be read, decoded or written."""

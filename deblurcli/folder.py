@@ -1,0 +1,157 @@
+"""The ``folder`` job: deblur every image in a folder into another folder.
+
+Nothing is lost: the input folder is never written to, an input is never
+overwritten, an existing output is replaced only when asked, each output is
+written under a temporary name and renamed when complete, and a bad file is
+reported and skipped while the rest go on.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import DeblurError, ImageError
+from .images import IMAGE_EXTS, read_image, write_image
+from .pipeline import Deblurrer
+
+FORMATS = ("same", "png", "jpg")
+
+
+@dataclass
+class Task:
+    src: Path
+    dst: Path
+
+
+@dataclass
+class FileResult:
+    input: str
+    output: str
+    status: str  # "ok", "skipped" or "failed"
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def megapixels(self) -> float:
+        return (self.width or 0) * (self.height or 0) / 1e6
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["megapixels"] = round(self.megapixels, 4)
+        return d
+
+
+def default_output(input_dir: Path) -> Path:
+    return input_dir.parent / f"{input_dir.name}-deblurred"
+
+
+def _is_within(path: Path, parent: Path) -> bool:
+    try:
+        path.relative_to(parent)
+        return True
+    except ValueError:
+        return False
+
+
+def find_images(root: Path, recursive: bool, exclude: Path | None = None) -> list[Path]:
+    """Image files under ``root`` (hidden files and ``exclude`` left out), sorted."""
+    found = []
+    walker: Iterable = os.walk(root) if recursive else [(str(root), [], os.listdir(root))]
+    for dirpath, dirnames, filenames in walker:
+        d = Path(dirpath)
+        dirnames[:] = sorted(n for n in dirnames if not n.startswith(".")
+                             and not (exclude and (d / n).resolve() == exclude))
+        for name in filenames:
+            p = d / name
+            if not name.startswith(".") and p.suffix.lower() in IMAGE_EXTS and p.is_file():
+                found.append(p)
+    return sorted(found)
+
+
+def plan_folder(input_dir: Path, output_dir: Path | None, recursive: bool = False, fmt: str = "same",
+                skip_existing: bool = False, overwrite: bool = False) -> tuple[Path, list[Task], list[FileResult]]:
+    """Check the job and map every input to its output.
+
+    Returns the output folder, the tasks to run, and results already decided
+    (skipped existing outputs, name collisions). Raises :class:`DeblurError`
+    for a job that cannot start.
+    """
+    if fmt not in FORMATS:
+        raise DeblurError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    if not input_dir.exists():
+        raise DeblurError(f"input folder {input_dir} does not exist")
+    if not input_dir.is_dir():
+        raise DeblurError(f"input {input_dir} is not a folder")
+    output_dir = output_dir or default_output(input_dir)
+    src_root, dst_root = input_dir.resolve(), output_dir.resolve()
+    if dst_root == src_root:
+        raise DeblurError("output folder is the input folder; choose another with -o (inputs are never overwritten)")
+    if _is_within(dst_root, src_root):
+        raise DeblurError(f"output folder {output_dir} is inside the input folder; deblurcli never writes into its input")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise DeblurError(f"output {output_dir} exists and is not a folder")
+    images = find_images(input_dir, recursive, exclude=dst_root)
+    if not images:
+        what = "or below it " if recursive else ""
+        raise DeblurError(f"no images ({', '.join(e.lstrip('.') for e in IMAGE_EXTS)}) in {input_dir} {what}".rstrip())
+
+    tasks: list[Task] = []
+    decided: list[FileResult] = []
+    claimed: dict[Path, Path] = {}
+    existing = []
+    for src in images:
+        rel = src.relative_to(input_dir)
+        ext = src.suffix if fmt == "same" else "." + fmt
+        dst = output_dir / rel.with_suffix(ext)
+        key = dst.resolve()
+        if key in claimed:
+            decided.append(FileResult(str(src), str(dst), "failed",
+                                      error=f"its output name is already taken by {claimed[key].name}; use --format same"))
+            continue
+        claimed[key] = src
+        if _is_within(key, src_root) or key == src.resolve():
+            decided.append(FileResult(str(src), str(dst), "failed", error="output would overwrite an input"))
+            continue
+        if dst.exists():
+            if skip_existing:
+                decided.append(FileResult(str(src), str(dst), "skipped", bytes=dst.stat().st_size))
+                continue
+            if not overwrite:
+                existing.append(dst)
+        tasks.append(Task(src, dst))
+    if existing:
+        raise DeblurError(
+            f"{len(existing)} output(s) already exist in {output_dir} (e.g. {existing[0].name}); "
+            "pass --skip-existing to resume or --overwrite to replace them"
+        )
+    return output_dir, tasks, decided
+
+
+def process_file(task: Task, deblurrer: Deblurrer, on_batch: Callable[[int, int], None] | None = None) -> FileResult:
+    t0 = time.perf_counter()
+    res = FileResult(str(task.src), str(task.dst), "failed")
+    try:
+        pixels = read_image(task.src)
+        res.height, res.width = pixels.shape[:2]
+        out = deblurrer.process(pixels, on_batch)
+        if task.dst.suffix.lower() in (".jpg", ".jpeg") and out.dtype != "uint8":
+            out = (out // 257).astype("uint8")  # JPEG holds 8 bits per sample
+        if task.dst.suffix.lower() in (".jpg", ".jpeg") and out.ndim == 3 and out.shape[2] == 4:
+            out = out[:, :, :3]  # JPEG has no alpha channel
+        task.dst.parent.mkdir(parents=True, exist_ok=True)
+        res.bytes = write_image(task.dst, out)
+        res.status = "ok"
+    except (ImageError, DeblurError) as e:
+        res.error = str(e)
+    except MemoryError:
+        res.error = "out of memory (try a smaller --tile or --batch)"
+    except OSError as e:
+        res.error = f"{e.strerror or e}"
+    res.seconds = time.perf_counter() - t0
+    return res

@@ -1,0 +1,140 @@
+"""Reading and writing still images without losing what the user had.
+
+8-bit stays 8-bit, 16-bit stays 16-bit, alpha and grayscale are kept, and
+EXIF orientation is applied on read (the written pixels are upright, with no
+orientation tag). Colour images are returned in RGB(A) order. Writes go to a
+temporary name in the target folder and are renamed when complete.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ImageError
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"RIFF": "WEBP",
+}
+
+
+def _kind(data: bytes) -> str:
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            return kind
+    if not data:
+        return "an empty file"
+    try:
+        data[:256].decode("utf-8")
+        return "text"
+    except UnicodeDecodeError:
+        return "unknown data"
+
+
+def _orientation(data: bytes) -> int:
+    """The EXIF orientation tag (1-8), 1 when absent or unreadable."""
+    try:
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            value = im.getexif().get(0x0112, 1)
+        return int(value) if 1 <= int(value) <= 8 else 1
+    except Exception:  # a missing or broken EXIF block must not fail the read
+        return 1
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright, as EXIF ``orientation`` says (TIFF/EXIF spec)."""
+    if orientation == 2:
+        return img[:, ::-1]
+    if orientation == 3:
+        return img[::-1, ::-1]
+    if orientation == 4:
+        return img[::-1]
+    if orientation == 5:
+        return img.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(img, k=-1)
+    if orientation == 7:
+        return img[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return np.rot90(img, k=1)
+    return img
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image to (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ImageError(f"cannot read: {e.strerror or e}") from None
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    if img is None:
+        kind = _kind(data)
+        ext = path.suffix.lower().lstrip(".") or "image"
+        if kind in ("text", "an empty file", "unknown data"):
+            raise ImageError(f"not a valid {ext.upper()} image: {kind}")
+        raise ImageError(f"cannot decode {kind} data (truncated or corrupt)")
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"unsupported sample type {img.dtype} (8- and 16-bit images are supported)")
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 3:
+        code = cv2.COLOR_BGRA2RGBA if img.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        img = cv2.cvtColor(img, code)
+    orientation = _orientation(data) if data[:3] == b"\xff\xd8\xff" or data[:4] in (b"II*\x00", b"MM\x00*", b"RIFF") or data[:8] == b"\x89PNG\r\n\x1a\n" else 1
+    return np.ascontiguousarray(apply_orientation(img, orientation))
+
+
+def encode_image(img: np.ndarray, ext: str) -> bytes:
+    ext = ext.lower()
+    if img.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if img.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        img = cv2.cvtColor(img, code)
+    params: list[int] = []
+    if ext in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, 95]
+    elif ext == ".png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    elif ext == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, 101]  # above 100: lossless
+    ok, buf = cv2.imencode(ext, img, params)
+    if not ok:
+        raise ImageError(f"cannot encode {img.dtype} image as {ext}")
+    return buf.tobytes()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a hidden temporary name beside ``path``, then rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ImageError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_image(path: str | Path, img: np.ndarray) -> int:
+    """Encode by the file's extension and write atomically; returns bytes written."""
+    path = Path(path)
+    data = encode_image(img, path.suffix)
+    write_atomic(path, data)
+    return len(data)

@@ -1,0 +1,125 @@
+"""NAFNet: a nonlinear-activation-free network for image restoration.
+
+Chen, Chu, Zhang and Sun 2022, "Simple Baselines for Image Restoration"
+(ECCV). NAFBlocks replace activations with SimpleGate (split channels in two
+and multiply) and use simplified channel attention (global average pool and a
+1x1 convolution); LayerNorm is written in plain tensor ops so the model
+exports to ONNX. Encoder-decoder with additive skips, PixelShuffle upsampling
+and a global residual. The paper's GoPro models are width 32 and 64 with
+encoder blocks (1, 1, 1, 28), one middle block and decoder blocks (1, 1, 1, 1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .layers import LayerNorm2d, pad_to_multiple
+from .registry import register_model
+
+
+@dataclass(frozen=True)
+class NAFNetConfig:
+    width: int = 32
+    enc_blocks: tuple[int, ...] = (1, 1, 1, 28)
+    middle_blocks: int = 1
+    dec_blocks: tuple[int, ...] = (1, 1, 1, 1)
+    dw_expand: int = 2
+    ffn_expand: int = 2
+    tile: int = 256
+    overlap: int = 32
+
+    @property
+    def pad_multiple(self) -> int:
+        return 2 ** len(self.enc_blocks)
+
+
+class SimpleGate(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return a * b
+
+
+class NAFBlock(nn.Module):
+    def __init__(self, c: int, dw_expand: int, ffn_expand: int) -> None:
+        super().__init__()
+        dw = c * dw_expand
+        self.norm1 = LayerNorm2d(c)
+        self.conv1 = nn.Conv2d(c, dw, 1)
+        self.conv2 = nn.Conv2d(dw, dw, 3, padding=1, groups=dw)
+        self.sg = SimpleGate()
+        self.sca = nn.Conv2d(dw // 2, dw // 2, 1)  # simplified channel attention
+        self.conv3 = nn.Conv2d(dw // 2, c, 1)
+        ffn = c * ffn_expand
+        self.norm2 = LayerNorm2d(c)
+        self.conv4 = nn.Conv2d(c, ffn, 1)
+        self.conv5 = nn.Conv2d(ffn // 2, c, 1)
+        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
+        x = self.sg(self.conv2(self.conv1(self.norm1(inp))))
+        x = x * self.sca(x.mean(dim=(2, 3), keepdim=True))
+        y = inp + self.conv3(x) * self.beta
+        x = self.conv5(self.sg(self.conv4(self.norm2(y))))
+        return y + x * self.gamma
+
+
+class NAFNet(nn.Module):
+    def __init__(self, config: NAFNetConfig) -> None:
+        super().__init__()
+        if len(config.enc_blocks) != len(config.dec_blocks):
+            raise ValueError("NAFNet needs as many decoder levels as encoder levels")
+        self.config = config
+
+        def stage(c: int, n: int) -> nn.Sequential:
+            return nn.Sequential(*[NAFBlock(c, config.dw_expand, config.ffn_expand) for _ in range(n)])
+
+        c = config.width
+        self.intro = nn.Conv2d(3, c, 3, padding=1)
+        self.encoders = nn.ModuleList()
+        self.downs = nn.ModuleList()
+        for n in config.enc_blocks:
+            self.encoders.append(stage(c, n))
+            self.downs.append(nn.Conv2d(c, c * 2, 2, stride=2))
+            c *= 2
+        self.middle = stage(c, config.middle_blocks)
+        self.ups = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        for n in config.dec_blocks:
+            self.ups.append(nn.Sequential(nn.Conv2d(c, c * 2, 1, bias=False), nn.PixelShuffle(2)))
+            c //= 2
+            self.decoders.append(stage(c, n))
+        self.ending = nn.Conv2d(c, 3, 3, padding=1)
+
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
+        x, h, w = pad_to_multiple(inp, self.config.pad_multiple)
+        res = x
+        x = self.intro(x)
+        skips = []
+        for enc, down in zip(self.encoders, self.downs):
+            x = enc(x)
+            skips.append(x)
+            x = down(x)
+        x = self.middle(x)
+        for up, dec, skip in zip(self.ups, self.decoders, reversed(skips)):
+            x = dec(up(x) + skip)
+        x = self.ending(x) + res
+        return x[..., :h, :w]
+
+
+@register_model(
+    "nafnet",
+    NAFNetConfig,
+    variants={
+        "tiny": NAFNetConfig(width=8, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1), tile=64, overlap=16),
+        "small": NAFNetConfig(width=16, enc_blocks=(1, 1, 2, 4), middle_blocks=2, dec_blocks=(1, 1, 1, 1)),
+        "w32": NAFNetConfig(width=32),
+        "w64": NAFNetConfig(width=64),
+    },
+    default_variant="small",
+    summary="activation-free NAFBlocks, encoder-decoder (Chen et al. 2022)",
+)
+def build_nafnet(config: NAFNetConfig) -> nn.Module:
+    return NAFNet(config)

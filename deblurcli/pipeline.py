@@ -1,0 +1,60 @@
+"""The inference pipeline shared by every command: pixels in, pixels out.
+
+Layout and range conversion happen here, once: (H, W, C) integers become a
+(3, H, W) float32 RGB array in [0, 1], the tiler runs the engine over it, and
+the result goes back to the input's layout and bit depth. Alpha is passed
+through untouched; grayscale is processed as RGB and written back as gray.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .tiling import tiled_apply
+
+# ITU-R BT.601 luma, as OpenCV's RGB2GRAY
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass
+class Deblurrer:
+    engine: Callable[[np.ndarray], np.ndarray]
+    tile: int
+    overlap: int
+    multiple: int
+    batch: int = 1
+    fixed_shape: bool = False
+
+    def run(self, rgb: np.ndarray, on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """(3, H, W) float32 in [0, 1] -> the same, deblurred and clipped."""
+        out = tiled_apply(rgb, self.engine, self.tile, self.overlap, self.multiple,
+                          self.batch, self.fixed_shape, on_batch)
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    def process(self, pixels: np.ndarray, on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Deblur an image as read by :func:`deblurcli.images.read_image`."""
+        if pixels.dtype == np.uint8:
+            scale = 255.0
+        elif pixels.dtype == np.uint16:
+            scale = 65535.0
+        else:
+            raise ValueError(f"unsupported sample type {pixels.dtype}")
+        gray = pixels.ndim == 2
+        if gray:
+            rgb = np.broadcast_to(pixels[None], (3, *pixels.shape))
+        elif pixels.shape[2] in (3, 4):
+            rgb = pixels[:, :, :3].transpose(2, 0, 1)
+        else:
+            raise ValueError(f"unsupported channel count {pixels.shape[2]}")
+        x = np.ascontiguousarray(rgb, dtype=np.float32) / np.float32(scale)
+        y = self.run(x, on_batch)
+        if gray:
+            y = np.tensordot(_LUMA, y, axes=1)
+        else:
+            y = y.transpose(1, 2, 0)
+        out = np.rint(y * scale).astype(pixels.dtype)
+        if not gray and pixels.shape[2] == 4:
+            out = np.concatenate([out, pixels[:, :, 3:]], axis=2)
+        return out

@@ -1,0 +1,209 @@
+"""Tiled inference in pure numpy: plan, run any callable, blend back.
+
+After chaiNNer's ``auto_split`` and tile blending. The image is a
+channels-first array (C, H, W). Tiles of one shape (so batches stack and
+static-shape engines apply) are laid out with at least ``overlap`` pixels of
+overlap, evenly spread; the image is reflect-padded so every tile dimension is
+a multiple of the model's ``multiple``. Each tile is weighted by a raised-cosine
+(half-sine squared) ramp over the part it shares with a neighbour and by 1
+elsewhere, and the weighted sum is normalised in float64. With an identity
+callable the result equals the input bit for bit.
+
+This module knows nothing of torch: the callable takes and returns
+(N, C, h, w) arrays.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+BatchFn = Callable[[np.ndarray], np.ndarray]
+
+
+def round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+@dataclass(frozen=True)
+class AxisPlan:
+    size: int  # image length along this axis
+    padded: int  # length after padding
+    tile: int  # tile length (a multiple of the model's multiple)
+    starts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    height: AxisPlan
+    width: AxisPlan
+
+    @property
+    def tile_shape(self) -> tuple[int, int]:
+        return self.height.tile, self.width.tile
+
+    @property
+    def boxes(self) -> list[tuple[int, int]]:
+        """Top-left corners of every tile, row by row."""
+        return [(y, x) for y in self.height.starts for x in self.width.starts]
+
+    def __len__(self) -> int:
+        return len(self.height.starts) * len(self.width.starts)
+
+
+def plan_axis(size: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False) -> AxisPlan:
+    """Lay out tiles along one axis.
+
+    ``tile`` is rounded up to ``multiple``. An axis shorter than a tile gets a
+    single tile of the axis length rounded up to ``multiple``, or of exactly
+    ``tile`` when ``fixed`` (static-shape engines). Otherwise the fewest tiles
+    that overlap by at least ``overlap`` are spread evenly, the last ending at
+    the image edge.
+    """
+    if size < 1:
+        raise ValueError(f"image dimension must be positive, got {size}")
+    if tile < 1 or multiple < 1:
+        raise ValueError("tile and multiple must be positive")
+    if overlap < 0:
+        raise ValueError("overlap must not be negative")
+    tile = round_up(tile, multiple)
+    if size <= tile:
+        t = tile if fixed else round_up(size, multiple)
+        return AxisPlan(size=size, padded=t, tile=t, starts=(0,))
+    overlap = min(overlap, tile // 2)
+    step = tile - overlap
+    n = max(2, math.ceil((size - overlap) / step))
+    span = size - tile
+    starts = tuple(round(i * span / (n - 1)) for i in range(n))
+    return AxisPlan(size=size, padded=size, tile=tile, starts=starts)
+
+
+def plan_tiles(
+    height: int, width: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False
+) -> TilePlan:
+    return TilePlan(
+        plan_axis(height, tile, overlap, multiple, fixed),
+        plan_axis(width, tile, overlap, multiple, fixed),
+    )
+
+
+def _ramp(n: int) -> np.ndarray:
+    """n strictly positive weights rising towards 1 (half-sine squared)."""
+    i = np.arange(1, n + 1, dtype=np.float64)
+    return np.sin(0.5 * np.pi * i / (n + 1)) ** 2
+
+
+def axis_weights(axis: AxisPlan) -> list[np.ndarray]:
+    """One 1-D weight profile per tile start: ramps where neighbours overlap."""
+    out = []
+    starts = axis.starts
+    for k, s in enumerate(starts):
+        w = np.ones(axis.tile, dtype=np.float64)
+        if k > 0:
+            lead = starts[k - 1] + axis.tile - s
+            if lead > 0:
+                w[:lead] = _ramp(lead)
+        if k + 1 < len(starts):
+            trail = s + axis.tile - starts[k + 1]
+            if trail > 0:
+                w[axis.tile - trail:] = np.minimum(w[axis.tile - trail:], _ramp(trail)[::-1])
+        out.append(w)
+    return out
+
+
+def pad_image(image: np.ndarray, plan: TilePlan) -> np.ndarray:
+    """Reflect-pad a (C, H, W) image at the bottom/right to the plan's size."""
+    ph = plan.height.padded - plan.height.size
+    pw = plan.width.padded - plan.width.size
+    if not (ph or pw):
+        return image
+    pads = ((0, 0), (0, ph), (0, pw))
+    # numpy reflects repeatedly for pads longer than the axis; a length-1 axis
+    # has nothing to reflect, so it is extended by its edge value
+    if plan.height.size == 1 or plan.width.size == 1:
+        image = np.pad(image, ((0, 0), (0, ph if plan.height.size == 1 else 0),
+                               (0, pw if plan.width.size == 1 else 0)), mode="edge")
+        pads = ((0, 0), (0, 0 if plan.height.size == 1 else ph), (0, 0 if plan.width.size == 1 else pw))
+    return np.pad(image, pads, mode="reflect")
+
+
+def iter_batches(image: np.ndarray, plan: TilePlan, batch: int) -> Iterator[tuple[list[tuple[int, int]], np.ndarray]]:
+    """Yield (corners, (N, C, th, tw) array) batches of tiles from a padded image."""
+    th, tw = plan.tile_shape
+    boxes = plan.boxes
+    for i in range(0, len(boxes), batch):
+        chunk = boxes[i:i + batch]
+        yield chunk, np.stack([image[:, y:y + th, x:x + tw] for y, x in chunk])
+
+
+def tiled_apply(
+    image: np.ndarray,
+    fn: BatchFn,
+    tile: int,
+    overlap: int,
+    multiple: int = 1,
+    batch: int = 1,
+    fixed: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Run ``fn`` over tiles of a (C, H, W) image and blend the results.
+
+    ``fn`` maps an (N, C, th, tw) array to an array of the same shape and
+    dtype family. The result is (C, H, W) in the input's dtype for floating
+    input, float32 otherwise. ``on_batch(done, total)`` reports progress in
+    tiles.
+    """
+    if image.ndim != 3:
+        raise ValueError(f"expected a (C, H, W) array, got shape {image.shape}")
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    c, h, w = image.shape
+    plan = plan_tiles(h, w, tile, overlap, multiple, fixed)
+    padded = pad_image(image, plan)
+    wy = axis_weights(plan.height)
+    wx = axis_weights(plan.width)
+    ys = {s: k for k, s in enumerate(plan.height.starts)}
+    xs = {s: k for k, s in enumerate(plan.width.starts)}
+    th, tw = plan.tile_shape
+    acc = np.zeros((c, plan.height.padded, plan.width.padded), dtype=np.float64)
+    wsum = np.zeros((plan.height.padded, plan.width.padded), dtype=np.float64)
+    done, total = 0, len(plan)
+    for corners, tiles in iter_batches(padded, plan, batch):
+        out = np.asarray(fn(tiles))
+        if out.shape != tiles.shape:
+            raise ValueError(f"tile callable returned shape {out.shape}, expected {tiles.shape}")
+        for (y, x), t in zip(corners, out):
+            wt = np.outer(wy[ys[y]], wx[xs[x]])
+            acc[:, y:y + th, x:x + tw] += t * wt
+            wsum[y:y + th, x:x + tw] += wt
+        done += len(corners)
+        if on_batch is not None:
+            on_batch(done, total)
+    result = acc[:, :h, :w] / wsum[:h, :w]
+    dtype = image.dtype if np.issubdtype(image.dtype, np.floating) else np.float32
+    return result.astype(dtype)
+
+
+def normalised_weights(plan: TilePlan) -> list[tuple[int, int, np.ndarray]]:
+    """Each tile's blend weight after normalisation, cropped to the image.
+
+    For inspection and tests: at every image pixel the weights of the tiles
+    covering it sum to one.
+    """
+    wy = axis_weights(plan.height)
+    wx = axis_weights(plan.width)
+    th, tw = plan.tile_shape
+    wsum = np.zeros((plan.height.padded, plan.width.padded))
+    per_tile = []
+    for ky, y in enumerate(plan.height.starts):
+        for kx, x in enumerate(plan.width.starts):
+            wt = np.outer(wy[ky], wx[kx])
+            wsum[y:y + th, x:x + tw] += wt
+            per_tile.append((y, x, wt))
+    out = []
+    for y, x, wt in per_tile:
+        norm = wt / wsum[y:y + th, x:x + tw]
+        out.append((y, x, norm[: max(0, plan.height.size - y), : max(0, plan.width.size - x)]))
+    return out

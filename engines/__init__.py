@@ -1,0 +1,10 @@
+"""Inference back ends sharing one protocol (see :mod:`engines.base`).
+
+Heavy back ends (ONNX Runtime, TensorRT) are imported lazily by their own
+modules; importing this package imports neither.
+"""
+from .base import Engine, EngineBase, EngineInfo
+
+ENGINE_NAMES = ("torch",)
+
+__all__ = ["ENGINE_NAMES", "Engine", "EngineBase", "EngineInfo"]

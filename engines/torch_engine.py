@@ -1,0 +1,75 @@
+"""PyTorch back end: eager inference on CPU or CUDA."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .base import EngineBase, EngineInfo
+
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class EngineError(ValueError):
+    """A back end cannot run as asked (device missing, precision unsupported)."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks the first CUDA GPU when present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise EngineError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EngineError(f"device {device!r} asked for, but no CUDA GPU is available here; use --device cpu")
+        index = dev.index or 0
+        if index >= torch.cuda.device_count():
+            raise EngineError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA GPU(s) found")
+        return torch.device("cuda", index)
+    if dev.type != "cpu":
+        raise EngineError(f"device type {dev.type!r} is not supported (use auto, cpu, cuda or cuda:N)")
+    return dev
+
+
+class TorchEngine(EngineBase):
+    """Run an ``nn.Module`` under ``torch.inference_mode``.
+
+    fp32 on the CPU (half precision on a CPU is slow and lossy, so it is
+    refused); fp16 or bf16 on CUDA when asked. ``threads`` sets torch's
+    intra-op threads (default: every core).
+    """
+
+    def __init__(self, model: nn.Module, device: str = "auto", precision: str = "fp32",
+                 threads: int | None = None) -> None:
+        if precision not in _DTYPES:
+            raise EngineError(f"unknown precision {precision!r} (use {', '.join(_DTYPES)})")
+        dev = resolve_device(device)
+        if dev.type == "cpu" and precision != "fp32":
+            raise EngineError(f"{precision} on the CPU is not supported by the torch engine; use --precision fp32")
+        if threads is not None and threads < 1:
+            raise EngineError("threads must be at least 1")
+        self.threads = threads or os.cpu_count() or 1
+        if dev.type == "cpu":
+            torch.set_num_threads(self.threads)
+        self.device = dev
+        self.dtype = _DTYPES[precision]
+        self.model = model.eval().to(device=dev, dtype=self.dtype)
+        self.info = EngineInfo(name="torch", device=str(dev), precision=precision,
+                               threads=self.threads if dev.type == "cpu" else None)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        self.check_batch(batch)
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).to(self.device, self.dtype, non_blocking=True)
+            y = self.model(x)
+            return y.float().cpu().numpy()
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()

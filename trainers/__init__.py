@@ -1,0 +1,1 @@
+"""Training kit: datasets, synthetic blur, losses, the training loop, evaluation."""
