@@ -1,10 +1,10 @@
 """Tiled inference in pure numpy: plan, run any callable, blend back.
 
 After chaiNNer's ``auto_split`` and tile blending. The image is a
-channels-first array (C, H, W). Tiles of one shape (so batches stack and
-static-shape engines apply) are laid out with at least ``overlap`` pixels of
-overlap, evenly spread; the image is reflect-padded so every tile dimension is
-a multiple of the model's ``multiple``. Each tile is weighted by a raised-cosine
+channels-first array (C, H, W), reflect-padded at the bottom and right to the
+model's ``multiple``. Tiles of one shape (so batches stack and static-shape
+engines apply) are laid out on that multiple's grid with at least ``overlap``
+pixels of overlap, evenly spread. Each tile is weighted by a raised-cosine
 (half-sine squared) ramp over the part it shares with a neighbour and by 1
 elsewhere, and the weighted sum is normalised in float64. With an identity
 callable the result equals the input bit for bit.
@@ -56,11 +56,13 @@ class TilePlan:
 def plan_axis(size: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False) -> AxisPlan:
     """Lay out tiles along one axis.
 
-    ``tile`` is rounded up to ``multiple``. An axis shorter than a tile gets a
-    single tile of the axis length rounded up to ``multiple``, or of exactly
-    ``tile`` when ``fixed`` (static-shape engines). Otherwise the fewest tiles
-    that overlap by at least ``overlap`` are spread evenly, the last ending at
-    the image edge.
+    The axis is padded to a multiple of ``multiple`` (to at least ``tile`` when
+    ``fixed``, for static-shape engines) and ``tile`` is rounded up to
+    ``multiple``. A padded axis no longer than a tile gets one tile. Otherwise
+    the fewest tiles that overlap by at least ``overlap`` are spread evenly,
+    every start on the ``multiple`` grid: a tile then sees the same
+    downsampling phase and attention windows as the whole frame would, and
+    the last tile ends at the padded edge.
     """
     if size < 1:
         raise ValueError(f"image dimension must be positive, got {size}")
@@ -69,15 +71,16 @@ def plan_axis(size: int, tile: int, overlap: int, multiple: int = 1, fixed: bool
     if overlap < 0:
         raise ValueError("overlap must not be negative")
     tile = round_up(tile, multiple)
-    if size <= tile:
-        t = tile if fixed else round_up(size, multiple)
+    padded = round_up(size, multiple)
+    if padded <= tile:
+        t = tile if fixed else padded
         return AxisPlan(size=size, padded=t, tile=t, starts=(0,))
     overlap = min(overlap, tile // 2)
-    step = tile - overlap
-    n = max(2, math.ceil((size - overlap) / step))
-    span = size - tile
-    starts = tuple(round(i * span / (n - 1)) for i in range(n))
-    return AxisPlan(size=size, padded=size, tile=tile, starts=starts)
+    span_u = (padded - tile) // multiple  # last start, in grid units
+    step_u = max(1, (tile - overlap) // multiple)  # largest step keeping the overlap
+    n = -(-span_u // step_u) + 1
+    starts = tuple(round(i * span_u / (n - 1)) * multiple for i in range(n))
+    return AxisPlan(size=size, padded=padded, tile=tile, starts=starts)
 
 
 def plan_tiles(

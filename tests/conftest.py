@@ -1,0 +1,55 @@
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SHARED = ROOT.parent / "shared"
+SEED = SHARED / "seed" / "Uptimus.pth"
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU with CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def tree_hash(root: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file below root."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A tiny NAFNet with random weights in the project's checkpoint format."""
+    from deblurcli.checkpoints import save_checkpoint
+    from deblurcli.models import create_model, get_spec
+
+    torch.manual_seed(0)
+    model = create_model("nafnet", "tiny")
+    path = tmp_path_factory.mktemp("weights") / "nafnet-tiny.safetensors"
+    save_checkpoint(path, model.state_dict(), "nafnet", get_spec("nafnet").config("tiny"),
+                    training_data="none (random weights for tests)", steps=0)
+    return path
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    """A folder of small real images: blur frames, a JPEG, gray, RGBA."""
+    import shutil
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for p in (DATA / "reds" / "blur").glob("*.png"):
+        shutil.copy(p, d / f"reds_{p.name}")
+    for p in (DATA / "gopro" / "blur").glob("*.png"):
+        shutil.copy(p, d / f"gopro_{p.name}")
+    for p in (DATA / "photos").iterdir():
+        shutil.copy(p, d / p.name)
+    return d
