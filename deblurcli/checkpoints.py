@@ -56,12 +56,13 @@ def sniff(path: Path) -> str:
         raise CheckpointError(f"weights {path} is a directory, expected a checkpoint file") from None
     except OSError as e:
         raise CheckpointError(f"cannot read weights {path}: {e.strerror or e}") from None
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
-        return "torch"
+    # safetensors first: its 8-byte header length may well start with 0x80
     if len(head) == 9:
         (n,) = struct.unpack("<Q", head[:8])
         if head[8:9] == b"{" and 8 + n <= size:
             return "safetensors"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # zip (torch >= 1.6) or a pickle
+        return "torch"
     found = "an empty file" if size == 0 else _describe(head)
     raise CheckpointError(
         f"{path} is not a checkpoint: expected a .safetensors file or a torch .pth state dict, found {found}"
