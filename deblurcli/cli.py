@@ -94,6 +94,10 @@ def make_deblurrer(model: str | None, variant: str | None, weights: Path | None,
 @click.version_option(__version__, prog_name="deblurcli")
 def main() -> None:
     """Remove motion blur from photos and videos with trained deep-learning models."""
+    import logging
+
+    # library warnings (e.g. "starting from a random backbone") as plain lines on stderr
+    logging.basicConfig(format="deblurcli: %(message)s", level=logging.WARNING)
 
 
 @main.command()

@@ -11,7 +11,7 @@ from .conftest import SEED
 
 
 def test_registry_has_the_foundation_architectures():
-    assert {"nafnet", "uptimus", "resunet"} <= set(model_names())
+    assert set(model_names()) == {"nafnet", "uptimus", "resunet", "efficientnet_b4", "vgg19"}
     for name in model_names():
         spec = get_spec(name)
         assert "tiny" in spec.variants and spec.default_variant in spec.variants
@@ -19,7 +19,7 @@ def test_registry_has_the_foundation_architectures():
         assert "20" in inspect.getmodule(spec.builder).__doc__  # cites its paper (year)
 
 
-@pytest.mark.parametrize("name", ["nafnet", "uptimus", "resunet"])
+@pytest.mark.parametrize("name", ["nafnet", "uptimus", "resunet", "efficientnet_b4", "vgg19"])
 @pytest.mark.parametrize("hw", [(1, 1), (17, 31), (64, 64), (37, 100)])
 def test_tiny_models_return_the_input_size(name, hw):
     torch.manual_seed(0)
@@ -31,7 +31,7 @@ def test_tiny_models_return_the_input_size(name, hw):
     assert torch.isfinite(y).all()
 
 
-@pytest.mark.parametrize("name", ["nafnet", "uptimus", "resunet"])
+@pytest.mark.parametrize("name", ["nafnet", "uptimus", "resunet", "efficientnet_b4", "vgg19"])
 def test_configs_are_frozen_and_roundtrip_through_json(name):
     spec = get_spec(name)
     for cfg in spec.variants.values():
@@ -44,9 +44,12 @@ def test_configs_are_frozen_and_roundtrip_through_json(name):
 def test_no_mutable_default_arguments():
     import deblurcli.models.nafnet as a
     import deblurcli.models.resunet as b
+    import deblurcli.models.transfer as d
     import deblurcli.models.uptimus as c
+    import deblurcli.models.efficientnet_b4 as e
+    import deblurcli.models.vgg19 as f
 
-    for mod in (a, b, c):
+    for mod in (a, b, c, d, e, f):
         for _, obj in inspect.getmembers(mod, inspect.isclass):
             if obj.__module__ != mod.__name__:
                 continue

@@ -1,5 +1,5 @@
 """Deblurring architectures, each in its own module, all in one registry."""
-from . import nafnet, resunet, uptimus  # noqa: F401  (registers the models)
+from . import efficientnet_b4, nafnet, resunet, uptimus, vgg19  # noqa: F401  (registers the models)
 from .registry import (
     ModelSpec,
     config_from_json,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .layers import pad_to_multiple
+from .layers import DoubleConv, pad_to_multiple
 from .registry import register_model
 
 
@@ -29,21 +29,6 @@ class ResUNetConfig:
     @property
     def pad_multiple(self) -> int:
         return 2 ** self.levels
-
-
-class DoubleConv(nn.Sequential):
-    def __init__(self, cin: int, cout: int, dropout: float = 0.0) -> None:
-        layers: list[nn.Module] = [
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-            nn.BatchNorm2d(cout),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-            nn.BatchNorm2d(cout),
-            nn.ReLU(inplace=True),
-        ]
-        if dropout:
-            layers.append(nn.Dropout2d(dropout))
-        super().__init__(*layers)
 
 
 class ResUNet(nn.Module):
