@@ -14,15 +14,13 @@ from dataclasses import dataclass
 import torch.nn as nn
 from torchvision.models import efficientnet_b4
 
-from .registry import register_model
+from .registry import TiledConfig, register_model
 from .transfer import TransferUNet
 
 
 @dataclass(frozen=True)
-class EfficientNetB4Config:
+class EfficientNetB4Config(TiledConfig):
     decoder: tuple[int, ...] = (256, 128, 64, 32, 16)  # deepest first
-    tile: int = 256
-    overlap: int = 32
 
     @property
     def pad_multiple(self) -> int:

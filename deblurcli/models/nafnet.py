@@ -16,19 +16,17 @@ import torch
 import torch.nn as nn
 
 from .layers import LayerNorm2d, pad_to_multiple
-from .registry import register_model
+from .registry import TiledConfig, register_model
 
 
 @dataclass(frozen=True)
-class NAFNetConfig:
+class NAFNetConfig(TiledConfig):
     width: int = 32
     enc_blocks: tuple[int, ...] = (1, 1, 1, 28)
     middle_blocks: int = 1
     dec_blocks: tuple[int, ...] = (1, 1, 1, 1)
     dw_expand: int = 2
     ffn_expand: int = 2
-    tile: int = 256
-    overlap: int = 32
 
     @property
     def pad_multiple(self) -> int:

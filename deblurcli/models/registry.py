@@ -35,6 +35,18 @@ class ModelSpec:
         return dataclasses.replace(cfg, **overrides) if overrides else cfg
 
 
+@dataclass(frozen=True)
+class TiledConfig:
+    """What every model config holds for inference: default tile and overlap.
+
+    Subclasses add their architecture's fields and a ``pad_multiple``
+    property (what input sizes must divide by).
+    """
+
+    tile: int = 256
+    overlap: int = 32
+
+
 _REGISTRY: dict[str, ModelSpec] = {}
 
 

@@ -15,16 +15,14 @@ import torch
 import torch.nn as nn
 
 from .layers import DoubleConv, pad_to_multiple
-from .registry import register_model
+from .registry import TiledConfig, register_model
 
 
 @dataclass(frozen=True)
-class ResUNetConfig:
+class ResUNetConfig(TiledConfig):
     width: int = 32
     levels: int = 4
     dropout: float = 0.1
-    tile: int = 256
-    overlap: int = 32
 
     @property
     def pad_multiple(self) -> int:

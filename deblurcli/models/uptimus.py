@@ -18,17 +18,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .layers import pad_to_multiple
-from .registry import register_model
+from .registry import TiledConfig, register_model
 
 
 @dataclass(frozen=True)
-class UptimusConfig:
+class UptimusConfig(TiledConfig):
     base: int = 24
     window: int = 8
     heads: int = 2
     mlp_ratio: int = 2
-    tile: int = 256
-    overlap: int = 32
 
     @property
     def pad_multiple(self) -> int:

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 import torch.nn as nn
 from torchvision.models import vgg19
 
-from .registry import register_model
+from .registry import TiledConfig, register_model
 from .transfer import TransferUNet
 
 
 @dataclass(frozen=True)
-class VGG19Config:
+class VGG19Config(TiledConfig):
     decoder: tuple[int, ...] = (512, 256, 128, 64)  # deepest first
-    tile: int = 256
-    overlap: int = 32
 
     @property
     def pad_multiple(self) -> int:
