@@ -15,6 +15,10 @@ import numpy as np
 
 from .errors import ImageError
 
+# OpenCV logs its own warnings for damaged files ("PNG input buffer is
+# incomplete"); deblurcli reports each bad file in one line of its own
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 _MAGIC = {

@@ -55,7 +55,7 @@ def test_16_bit_stays_16_bit(tmp_path, tiny_weights):
     assert len(np.unique(out % 257)) > 1  # real 16-bit values, not 8-bit scaled up
 
 
-def test_bad_files_are_reported_and_skipped(images, tiny_weights):
+def test_bad_files_are_reported_and_skipped(images, tiny_weights, capfd):
     (images / "corrupt.png").write_bytes((DATA / "reds" / "blur" / "00000000.png").read_bytes()[:5000])
     (images / "empty.jpg").write_bytes(b"")
     (images / "notes.png").write_text("this is a text file, not an image\n")
@@ -67,6 +67,7 @@ def test_bad_files_are_reported_and_skipped(images, tiny_weights):
     assert any("empty.jpg" in e and "empty file" in e for e in errors)
     assert any("notes.png" in e and "text" in e for e in errors)
     assert any("corrupt.png" in e for e in errors)
+    assert "WARN" not in capfd.readouterr().err  # no OpenCV chatter beside our one line
     out = images.parent / "imgs-deblurred"
     good = {p.name for p in images.iterdir()} - {"corrupt.png", "empty.jpg", "notes.png"}
     assert {p.name for p in out.iterdir()} == good  # nothing half-written, nothing hidden
