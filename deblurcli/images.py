@@ -98,7 +98,7 @@ def read_image(path: str | Path) -> np.ndarray:
     if img.ndim == 3:
         code = cv2.COLOR_BGRA2RGBA if img.shape[2] == 4 else cv2.COLOR_BGR2RGB
         img = cv2.cvtColor(img, code)
-    orientation = _orientation(data) if data[:3] == b"\xff\xd8\xff" or data[:4] in (b"II*\x00", b"MM\x00*", b"RIFF") or data[:8] == b"\x89PNG\r\n\x1a\n" else 1
+    orientation = 1 if _kind(data) == "BMP" else _orientation(data)  # BMP has no EXIF
     return np.ascontiguousarray(apply_orientation(img, orientation))
 
 
