@@ -1,0 +1,108 @@
+"""trainers.synth and `deblurcli synth`: pairs carry what they declare."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from trainers.synth import (average_frames, blur_with_kernel, linear_to_srgb, psnr_u8, random_kernel,
+                            srgb_to_linear, to_uint8)
+
+from .conftest import DATA, SHARED
+from .test_cli import one_line_error, run
+
+VIDEO = SHARED / "data" / "videos" / "gopro240_GOPR0477_11_00.mkv"
+
+
+def rgb(path):
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+
+
+def test_srgb_curve_round_trips():
+    x = np.linspace(0, 1, 1001)
+    assert np.allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-9)
+    assert srgb_to_linear(np.array([0.5]))[0] == pytest.approx(0.2140, abs=1e-4)
+
+
+def test_trajectory_kernels_are_valid():
+    rng = np.random.default_rng(0)
+    sizes = set()
+    for _ in range(30):
+        k = random_kernel(rng, 7, 65)
+        assert k.ndim == 2 and k.shape[0] == k.shape[1] and k.shape[0] % 2 == 1 and 7 <= k.shape[0] <= 65
+        assert k.min() >= 0 and k.sum() == pytest.approx(1.0, abs=1e-6)
+        assert (k > 0).sum() > 1  # a path, not a delta
+        sizes.add(k.shape[0])
+    assert len(sizes) > 10
+
+
+def test_linear_light_averaging_differs_from_naive():
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = np.full((4, 4, 3), 255, np.uint8)
+    # half black, half white in linear light is sRGB 188, not 128
+    assert average_frames([a, b])[0, 0, 0] == 188
+
+
+def test_shake_pairs_carry_their_kernel(tmp_path):
+    out = tmp_path / "shake"
+    r = run("synth", DATA / "photos", out, "--per-image", "2", "--kernels", SHARED / "data" / "kernels",
+            "--real-fraction", "0.5", "--noise", "0", "--seed", "4")
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "pairs.json").read_text())
+    assert meta["seed"] == 4 and len(meta["pairs"]) == 6
+    assert {p["kernel_source"].split(":")[0] for p in meta["pairs"]} <= {"real", "trajectory"}
+    for p in meta["pairs"]:
+        sharp = rgb(out / p["group"] / "sharp" / p['name'])
+        blur = rgb(out / p["group"] / "blur" / p['name'])
+        k = np.load(out / p["kernel"])
+        again = to_uint8(linear_to_srgb(blur_with_kernel(sharp, k)))
+        assert np.abs(again.astype(int) - blur.astype(int)).max() <= 1, p["name"]
+        assert psnr_u8(blur, sharp) < 45  # really blurred
+    # same seed, same pairs
+    r = run("synth", DATA / "photos", tmp_path / "again", "--per-image", "2", "--kernels", SHARED / "data" / "kernels",
+            "--real-fraction", "0.5", "--noise", "0", "--seed", "4")
+    first = sorted((out).rglob("blur/*.png"))
+    second = sorted((tmp_path / "again").rglob("blur/*.png"))
+    assert [f.read_bytes() for f in first] == [f.read_bytes() for f in second]
+
+
+def test_video_pairs_look_like_gopro(tmp_path):
+    out = tmp_path / "video"
+    r = run("synth", VIDEO, out, "--from-video", "--window", "9", "--limit", "3", "--offset", "30")
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "pairs.json").read_text())
+    import av
+
+    with av.open(str(VIDEO)) as c:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(60), c.decode(video=0))]
+    for p in meta["pairs"]:
+        lo, hi = p["frames"]
+        assert hi - lo + 1 == 9 and p["sharp_frame"] == lo + 4  # the window's middle frame
+        blur = rgb(out / p["group"] / "blur" / p["name"])
+        sharp = rgb(out / p["group"] / "sharp" / p["name"])
+        assert np.array_equal(sharp, frames[p["sharp_frame"]])
+        assert np.array_equal(blur, average_frames(frames[lo:hi + 1]))
+        assert 22 <= psnr_u8(blur, sharp) <= 33, p  # GoPro's range of blur
+    assert [p["frames"][0] for p in meta["pairs"]] == [30, 39, 48]
+
+
+def test_synth_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run("synth", empty, tmp_path / "o")
+    assert r.exit_code != 0 and "no images under" in one_line_error(r)
+    junk = tmp_path / "clip.mp4"
+    junk.write_bytes(b"this is not a video" * 100)
+    r = run("synth", junk, tmp_path / "o2", "--from-video")
+    assert r.exit_code != 0 and "cannot open video" in one_line_error(r)
+    r = run("synth", DATA / "photos" / "moon.png", tmp_path / "o2", "--from-video")
+    assert r.exit_code != 0 and "fewer than one window of 7" in one_line_error(r)
+    assert not (tmp_path / "o2" / "pairs.json").exists()
+    r = run("synth", DATA / "photos", tmp_path / "o3", "--window", "9-3", "--from-video")
+    assert r.exit_code != 0 and "window" in one_line_error(r)
+    out = tmp_path / "o4"
+    assert run("synth", DATA / "photos", out).exit_code == 0
+    before = (out / "pairs.json").read_bytes()
+    r = run("synth", DATA / "photos", out)
+    assert r.exit_code != 0 and "--force" in one_line_error(r)
+    assert (out / "pairs.json").read_bytes() == before

@@ -1,0 +1,313 @@
+"""Synthetic training pairs from sharp images or sharp high-frame-rate video.
+
+Two ways to make blur, both in linear light (the sRGB curve is undone before
+blurring and re-applied after, as a sensor integrates light, not pixel codes):
+
+* camera shake: a random motion trajectory (Boracchi and Foi 2012, "Modeling
+  the performance of image restoration from motion blur", IEEE TIP: a random
+  walk with inertia, a pull back to the start and occasional abrupt shakes)
+  rasterised into a 7-65 px kernel, or a real measured kernel (Levin et al.
+  2009), convolved with the sharp image; then sensor noise (signal-dependent
+  Gaussian) and optionally a JPEG round trip.
+* temporal averaging: the mean of N consecutive frames of a sharp video, with
+  the middle frame as the target. This is how GoPro (Nah et al. 2017) and
+  REDS (Nah et al. 2019) were made.
+
+Output is the GoPro layout (``OUT/<group>/blur``, ``OUT/<group>/sharp``) and
+``OUT/pairs.json`` recording each pair's kernel file or frame window and the
+seed, so a run can be reproduced and checked.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from deblurcli.errors import DeblurError
+from deblurcli.images import IMAGE_EXTS, read_image, write_atomic
+
+
+class SynthError(DeblurError):
+    """Sharp input that cannot be turned into pairs."""
+
+
+# --- colour ------------------------------------------------------------------------------------
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 decoding, float in [0, 1]."""
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
+
+# --- camera-shake kernels ---------------------------------------------------------------------
+
+def random_trajectory(rng: np.random.Generator, length: float, steps: int = 2000) -> np.ndarray:
+    """A camera path (complex positions, pixels) in the manner of Boracchi and Foi 2012.
+
+    The velocity keeps its direction (inertia), is nudged by Gaussian noise and
+    a centripetal pull towards the start, and now and then turns abruptly
+    (a shake). ``length`` is the path length in pixels.
+    """
+    anxiety = 0.1 * rng.random()
+    centripetal = 0.7 * rng.random()
+    gaussian_term = 10.0 * rng.random()
+    big_shakes = 0.2 * rng.random()
+    step_len = length / (steps - 1)
+    v = np.exp(1j * 2 * np.pi * rng.random()) * (anxiety if anxiety > 0 else step_len)
+    x = np.zeros(steps, dtype=np.complex128)
+    for t in range(steps - 1):
+        shake = 0.0
+        if rng.random() < big_shakes * anxiety:
+            shake = 2 * v * np.exp(1j * (np.pi + (rng.random() - 0.5)))
+        noise = gaussian_term * complex(rng.standard_normal(), rng.standard_normal())
+        v = v + shake + anxiety * (noise - centripetal * x[t]) * step_len
+        v = v / (abs(v) + 1e-12) * step_len
+        x[t + 1] = x[t] + v
+    return x
+
+
+def rasterise(traj: np.ndarray, size: int, exposure: float = 1.0) -> np.ndarray:
+    """Splat the first ``exposure`` fraction of a path bilinearly into a size x size kernel, centred by mass."""
+    pts = traj[: max(2, int(len(traj) * exposure))]
+    pts = pts - pts.mean()
+    c = (size - 1) / 2
+    xs, ys = pts.real + c, pts.imag + c
+    k = np.zeros((size, size), dtype=np.float64)
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    fx, fy = xs - x0, ys - y0
+    for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        xi, yi = x0 + dx, y0 + dy
+        ok = (xi >= 0) & (xi < size) & (yi >= 0) & (yi < size)
+        np.add.at(k, (yi[ok], xi[ok]), w[ok])
+    return k / k.sum()
+
+
+def random_kernel(rng: np.random.Generator, min_size: int = 7, max_size: int = 65) -> np.ndarray:
+    """A camera-shake kernel of odd size in [min_size, max_size]."""
+    size = int(rng.integers(min_size // 2, max_size // 2 + 1)) * 2 + 1
+    length = rng.uniform(0.35, 0.9) * size
+    traj = random_trajectory(rng, length)
+    extent = max(np.ptp(traj.real), np.ptp(traj.imag), 1e-6)
+    if extent > size - 3:  # keep the whole path inside the kernel
+        traj = traj * ((size - 3) / extent)
+    return rasterise(traj, size, exposure=rng.uniform(0.5, 1.0))
+
+
+def load_kernels(folder: str | Path) -> list[tuple[str, np.ndarray]]:
+    """Real kernels saved as .npy (2-D, non-negative); normalised to sum 1."""
+    out = []
+    for p in sorted(Path(folder).glob("*.npy")):
+        k = np.load(p).astype(np.float64)
+        if k.ndim != 2 or k.min() < 0 or k.sum() <= 0:
+            raise SynthError(f"{p}: not a blur kernel (need a 2-D non-negative array)")
+        out.append((p.stem, k / k.sum()))
+    if not out:
+        raise SynthError(f"no .npy kernels in {folder}")
+    return out
+
+
+def blur_with_kernel(sharp: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Convolve a uint8 RGB image with ``kernel`` in linear light (borders reflected); float sRGB out."""
+    lin = srgb_to_linear(sharp.astype(np.float64) / 255.0).astype(np.float32)
+    # cv2.filter2D correlates: flip the kernel for a true convolution
+    k = np.ascontiguousarray(kernel[::-1, ::-1], dtype=np.float32)
+    out = cv2.filter2D(lin, -1, k, borderType=cv2.BORDER_REFLECT_101)
+    return out  # linear light
+
+
+def add_noise(linear: np.ndarray, rng: np.random.Generator, read_sigma: float, shot: float) -> np.ndarray:
+    """Signal-dependent sensor noise in linear light: variance = shot * x + read_sigma^2."""
+    if read_sigma <= 0 and shot <= 0:
+        return linear
+    std = np.sqrt(np.maximum(linear, 0) * shot + read_sigma ** 2)
+    return linear + rng.standard_normal(linear.shape).astype(np.float32) * std.astype(np.float32)
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+# --- temporal averaging ---------------------------------------------------------------------------
+
+def average_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """Mean of uint8 RGB frames in linear light, as uint8 sRGB."""
+    acc = np.zeros(frames[0].shape, dtype=np.float64)
+    for f in frames:
+        acc += srgb_to_linear(f.astype(np.float64) / 255.0)
+    return to_uint8(linear_to_srgb(acc / len(frames)))
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """``"7"`` or ``"7-13"`` -> (low, high)."""
+    try:
+        lo, _, hi = text.partition("-")
+        a, b = int(lo), int(hi or lo)
+    except ValueError:
+        raise SynthError(f"window {text!r}: expected a frame count like 7 or a range like 7-13") from None
+    if a < 2 or b < a:
+        raise SynthError(f"window {text!r}: need at least 2 frames, low <= high")
+    return a, b
+
+
+def video_frames(path: str | Path) -> Iterator[tuple[np.ndarray, float | None]]:
+    """(RGB uint8 frame, time in seconds) for every frame of the first video stream."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as e:
+        raise SynthError(f"cannot open video {path}: {e}") from None
+    with container:
+        if not container.streams.video:
+            raise SynthError(f"{path} has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else None
+                yield frame.to_ndarray(format="rgb24"), t
+        except av.error.FFmpegError as e:
+            raise SynthError(f"{path}: decoding failed: {e}") from None
+
+
+def folder_frames(path: Path) -> Iterator[tuple[np.ndarray, float | None]]:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    if not files:
+        raise SynthError(f"no images in {path}")
+    for p in files:
+        img = read_image(p)
+        if img.ndim == 2:
+            img = np.repeat(img[:, :, None], 3, axis=2)
+        yield img[:, :, :3], None
+
+
+@dataclass
+class Writer:
+    """Writes pairs in the GoPro layout and collects the sidecar records."""
+
+    out: Path
+    seed: int
+    mode: str
+    records: list
+
+    def add(self, group: str, name: str, blur: np.ndarray, sharp: np.ndarray, **info) -> None:
+        from deblurcli.images import write_image
+
+        for kind, img in (("blur", blur), ("sharp", sharp)):
+            d = self.out / group / kind
+            d.mkdir(parents=True, exist_ok=True)
+            write_image(d / f"{name}.png", img)
+        self.records.append({"group": group, "name": f"{name}.png", **info})
+
+    def finish(self, **extra) -> Path:
+        side = self.out / "pairs.json"
+        doc = {"mode": self.mode, "seed": self.seed, **extra, "pairs": self.records}
+        write_atomic(side, (json.dumps(doc, indent=1) + "\n").encode())
+        return side
+
+
+def synth_from_frames(frames: Iterable[tuple[np.ndarray, float | None]], writer: Writer, group: str,
+                      window: tuple[int, int], stride: int | None, offset: int, limit: int | None,
+                      rng: np.random.Generator) -> int:
+    """Average windows of consecutive frames; the middle frame is the target."""
+    buf: list[tuple[np.ndarray, float | None]] = []
+    index = 0  # index of buf[0] in the stream
+    made = 0
+    n = int(rng.integers(window[0], window[1] + 1))
+    start = offset
+    seen = 0
+    for frame in frames:
+        buf.append(frame)
+        seen += 1
+        while True:
+            while buf and index < start:  # drop frames before the next window
+                buf.pop(0)
+                index += 1
+            if index != start or len(buf) < n:
+                break
+            win = buf[:n]
+            mid = (n - 1) // 2
+            blur = average_frames([f for f, _ in win])
+            writer.add(group, f"{made:05d}", blur, win[mid][0], frames=[start, start + n - 1], window=n,
+                       sharp_frame=start + mid, times=[win[0][1], win[-1][1]])
+            made += 1
+            if limit and made >= limit:
+                return made
+            start += stride or n
+            n = int(rng.integers(window[0], window[1] + 1))
+    if made == 0:
+        raise SynthError(f"the input has {seen} frames, fewer than one window of {n} from frame {offset}")
+    return made
+
+
+def sharp_images(root: Path) -> list[Path]:
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    if not files:
+        raise SynthError(f"no images under {root}")
+    return files
+
+
+def synth_shake(root: Path, writer: Writer, rng: np.random.Generator, per_image: int,
+                kernels: list[tuple[str, np.ndarray]] | None, real_fraction: float, noise: float,
+                jpeg: tuple[int, int] | None, crop: int | None, size: tuple[int, int] = (7, 65)) -> int:
+    """Camera-shake pairs: random or real kernels, linear-light convolution, noise, JPEG."""
+    made = 0
+    kdir = writer.out / "kernels"
+    kdir.mkdir(parents=True, exist_ok=True)
+    for path in sharp_images(root):
+        img = read_image(path)
+        if img.ndim == 2:
+            img = np.repeat(img[:, :, None], 3, axis=2)
+        img = img[:, :, :3]
+        if img.dtype == np.uint16:
+            img = to_uint8(img / 65535.0)
+        rel = path.parent.relative_to(root)
+        group = "_".join(rel.parts) if rel.parts else root.name
+        for j in range(per_image):
+            sharp = img
+            if crop and min(img.shape[:2]) > crop:
+                y = int(rng.integers(0, img.shape[0] - crop + 1))
+                x = int(rng.integers(0, img.shape[1] - crop + 1))
+                sharp = img[y:y + crop, x:x + crop]
+            if kernels and rng.random() < real_fraction:
+                kname, k = kernels[int(rng.integers(len(kernels)))]
+                k = np.rot90(k, int(rng.integers(4)))
+                source = f"real:{kname}"
+            else:
+                k = random_kernel(rng, *size)
+                source = "trajectory"
+            lin = blur_with_kernel(np.ascontiguousarray(sharp), k)
+            read_sigma = float(rng.uniform(0, noise))
+            shot = float(rng.uniform(0, noise * noise * 4))
+            lin = add_noise(lin, rng, read_sigma, shot)
+            blur = to_uint8(linear_to_srgb(lin))
+            q = int(rng.integers(jpeg[0], jpeg[1] + 1)) if jpeg else None
+            if q:
+                blur = jpeg_roundtrip(blur, q)
+            name = f"{path.stem}_{j:02d}"
+            kfile = kdir / f"{group}_{name}.npy"
+            np.save(kfile, k.astype(np.float32))
+            writer.add(group, name, blur, np.ascontiguousarray(sharp), source=str(path), kernel=str(kfile.relative_to(writer.out)),
+                       kernel_source=source, kernel_size=int(k.shape[0]), read_sigma=read_sigma, shot=shot,
+                       jpeg_quality=q)
+            made += 1
+    return made
+
+
+def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
