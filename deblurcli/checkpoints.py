@@ -125,7 +125,8 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         try:
             with safe_open(str(path), framework="pt") as f:
                 metadata = dict(f.metadata() or {})
-                sd = {k: f.get_tensor(k) for k in f.keys()}
+                # "_train/..." tensors (optimiser moments, EMA, RNG) are for resuming, not inference
+                sd = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("_train/")}
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"{path} is a damaged safetensors file: {e}") from None
         return Checkpoint(path, kind, sd, metadata)

@@ -1,0 +1,143 @@
+"""`deblurcli train` and trainers.train: checkpoints users can load, resume exactly, DDP."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from deblurcli.checkpoints import read_checkpoint
+from deblurcli.models import model_names
+from trainers.train import TrainOptions, Trainer
+
+from .conftest import ROOT, SHARED
+from .test_cli import one_line_error, run
+
+PATCHES = SHARED / "data" / "pairs" / "gopro_train_patches_0372"
+REDS_SMALL = SHARED / "data" / "pairs" / "reds_small"
+
+
+@pytest.mark.parametrize("arch", model_names())
+def test_two_steps_then_folder_loads_it(arch, tmp_path):
+    out = tmp_path / "run"
+    r = run("train", arch, "--variant", "tiny", "--data", PATCHES, "--steps", "2", "--batch", "2", "--patch", "64",
+            "--out", out, "--threads", "2")
+    assert r.exit_code == 0, r.output
+    for name in ("last.safetensors", "best.safetensors", "history.csv", "curves.png", "run.json"):
+        assert (out / name).is_file(), name
+    ckpt = read_checkpoint(out / "last.safetensors")
+    assert ckpt.arch == arch and ckpt.metadata["steps"] == "2"
+    assert not any(k.startswith("_train/") for k in ckpt.state_dict)  # optimiser state is hidden from inference
+    with safe_open(str(out / "last.safetensors"), "pt") as f:
+        assert any(k.startswith("_train/opt/") for k in f.keys())  # ...but there for --resume
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for p in sorted((PATCHES / "blur").glob("*.png"))[:2]:
+        (imgs / p.name).write_bytes(p.read_bytes())
+    r = run("folder", imgs, "-o", tmp_path / "out", "--weights", out / "best.safetensors", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in imgs.iterdir())
+
+
+def opts(out, steps, **kw):
+    base = dict(arch="nafnet", variant="tiny", data=[REDS_SMALL], out=out, steps=steps, batch=2, patch=48,
+                seed=5, save_every=1000, val_every=3, val_max=2, ema=0.9, warmup=2, threads=2)
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def weights(path):
+    return read_checkpoint(path).state_dict
+
+
+def test_resume_continues_the_same_run(tmp_path):
+    straight = Trainer(opts(tmp_path / "a", 8)).run()
+    assert straight["steps"] == 8
+
+    def stop_at_4(row):
+        if row["step"] == 4:
+            raise KeyboardInterrupt  # what Ctrl-C does: a resumable checkpoint at step 4
+
+    assert Trainer(opts(tmp_path / "b", 8), progress=stop_at_4).run()["interrupted"]
+    resumed = Trainer(opts(tmp_path / "b", 8, resume=True))
+    assert resumed.step == 4
+    resumed.run()
+    a, b = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
+    assert a.keys() == b.keys()
+    worst = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert worst < 1e-5, worst  # same batches, same optimiser state, same EMA
+    rows = list(csv.DictReader(open(tmp_path / "b" / "history.csv")))
+    assert [int(r["step"]) for r in rows] == list(range(1, 9))
+    ha = list(csv.DictReader(open(tmp_path / "a" / "history.csv")))
+    assert [float(r["loss"]) for r in rows] == pytest.approx([float(r["loss"]) for r in ha], abs=1e-5)
+
+
+def test_interrupt_writes_a_resumable_checkpoint(tmp_path):
+    calls = []
+
+    def progress(row):
+        calls.append(row["step"])
+        if row["step"] == 3:
+            raise KeyboardInterrupt
+
+    t = Trainer(opts(tmp_path / "r", 10), progress=progress)
+    res = t.run()
+    assert res["interrupted"] and res["steps"] == 3
+    state = json.loads(read_checkpoint(tmp_path / "r" / "last.safetensors").metadata["train_state"])
+    assert state["step"] == 3
+    assert Trainer(opts(tmp_path / "r", 10, resume=True)).step == 3
+
+
+def test_validation_picks_best_and_records_it(tmp_path):
+    Trainer(opts(tmp_path / "v", 6, val_every=2)).run()
+    rows = list(csv.DictReader(open(tmp_path / "v" / "history.csv")))
+    vals = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
+    assert [s for s, _ in vals] == [2, 4, 6]
+    best = read_checkpoint(tmp_path / "v" / "best.safetensors").metadata
+    assert float(best["val_psnr"]) == pytest.approx(max(v for _, v in vals), abs=1e-3)
+    # validation holds out whole sequences of reds_small
+    assert best["validation_data"] and best["validation_data"] != "none"
+
+
+def test_cli_refuses_to_overwrite_a_run_and_reports_bad_data(tmp_path):
+    out = tmp_path / "run"
+    args = ("train", "nafnet", "--variant", "tiny", "--data", PATCHES, "--steps", "1", "--patch", "32", "--out", out)
+    assert run(*args).exit_code == 0
+    before = (out / "last.safetensors").read_bytes()
+    r = run(*args)
+    assert r.exit_code == 2 and "--resume" in one_line_error(r)
+    assert (out / "last.safetensors").read_bytes() == before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run("train", "nafnet", "--data", empty, "--out", tmp_path / "x")
+    assert r.exit_code == 2 and "no 'blur' folder under" in one_line_error(r)
+    (empty / "blur").mkdir()
+    r = run("train", "nafnet", "--data", empty, "--out", tmp_path / "x")
+    assert r.exit_code == 2 and "no 'sharp' folder" in one_line_error(r)
+    r = run("train", "nafnet", "--data", PATCHES, "--val", PATCHES, "--out", tmp_path / "x")
+    assert r.exit_code == 2 and "keep them apart" in one_line_error(r)
+    r = run("train", "nafnet", "--data", PATCHES, "--loss", "l1+bogus", "--out", tmp_path / "x")
+    assert r.exit_code == 2 and "unknown loss term" in one_line_error(r)
+    r = run("train", "uptimus", "--variant", "tiny", "--data", PATCHES, "--out", out, "--resume", "--steps", "2")
+    assert r.exit_code == 2 and "not uptimus" in one_line_error(r)
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "deblurcli", "train", "nafnet", "--variant", "tiny", "--data", str(REDS_SMALL), "--steps", "4",
+           "--batch", "1", "--patch", "48", "--val-every", "2", "--val-max", "2", "--out", str(out), "--quiet"]
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    ckpt = read_checkpoint(out / "last.safetensors")
+    assert ckpt.metadata["batch"] == "2"  # 1 per process x 2 processes
+    state = json.loads(ckpt.metadata["train_state"])
+    assert state["world"] == 2 and state["step"] == 4
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]  # rank 0 alone writes
+    assert all(np.isfinite(v.float().numpy()).all() for v in ckpt.state_dict.values())
