@@ -1,0 +1,54 @@
+"""`deblurcli eval`: the numbers are scikit-image's, on what `folder` writes."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from .conftest import DATA
+from .test_cli import one_line_error, run
+
+
+def rgb(path):
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float64) / 255.0
+
+
+def test_eval_numbers_equal_scikit_image(tmp_path, tiny_weights, monkeypatch):
+    monkeypatch.setenv("DEBLURCLI_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    data = DATA / "reds"
+    report = tmp_path / "eval.json"
+    fig = tmp_path / "fig.png"
+    r = run("eval", "--data", data, "-m", "nafnet,nafnet", "--weights", tiny_weights, "--weights", tiny_weights,
+            "--json", report, "--figure", fig, "--figure-rows", "2")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(report.read_text())
+    r = run("folder", data / "blur", "-o", tmp_path / "out", "--weights", tiny_weights, "--quiet")
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (data / "blur").glob("*.png"))
+    assert [im["name"] for im in doc["images"]] == [f"reds/{n}" for n in names]
+    for im, n in zip(doc["images"], names):
+        sharp, blur, out = rgb(data / "sharp" / n), rgb(data / "blur" / n), rgb(tmp_path / "out" / n)
+        assert im["psnr"]["input"] == pytest.approx(peak_signal_noise_ratio(sharp, blur, data_range=1), abs=1e-9)
+        assert im["ssim"]["input"] == pytest.approx(
+            structural_similarity(sharp, blur, data_range=1, channel_axis=2), abs=1e-9)
+        label = "nafnet:nafnet-tiny"  # the same model twice is told apart by its file
+        assert im["psnr"][label] == pytest.approx(peak_signal_noise_ratio(sharp, out, data_range=1), abs=1e-9)
+        assert im["ssim"][label] == pytest.approx(structural_similarity(sharp, out, data_range=1, channel_axis=2),
+                                                  abs=1e-9)
+    s = {row["label"]: row for row in doc["summary"]}
+    assert s["input"]["psnr_mean"] == pytest.approx(np.mean([im["psnr"]["input"] for im in doc["images"]]))
+    assert s["input"]["seconds_per_mp"] is None and s["nafnet:nafnet-tiny"]["seconds_per_mp"] > 0
+    img = cv2.imread(str(fig))
+    # 2 rows; 4 columns (input, model, model, sharp) of 320 px
+    assert img.shape[1] == 4 * 320 + 3 * 6 and img.shape[0] > 2 * 320 * 180 / 320
+
+
+def test_eval_errors(tmp_path, tiny_weights, monkeypatch):
+    monkeypatch.setenv("DEBLURCLI_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    r = run("eval", "--data", DATA / "reds", "-m", "nafnet,bogus")
+    assert r.exit_code == 2 and "unknown model 'bogus'" in one_line_error(r)
+    r = run("eval", "--data", DATA / "reds", "-m", "nafnet,uptimus", "--weights", tiny_weights)
+    assert r.exit_code == 2 and "one per model" in one_line_error(r)
+    r = run("eval", "--data", tmp_path, "--weights", tiny_weights)
+    assert r.exit_code == 2 and "no 'blur' folder" in one_line_error(r)
