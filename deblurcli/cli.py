@@ -249,3 +249,6 @@ def convert(src: Path, dst: Path, model: str | None, variant: str | None, half: 
     save_checkpoint(dst, m.state_dict(), name, cfg, half=half, **meta)
     click.echo(f"{dst}: {name} ({vname}), {sum(p.numel() for p in m.parameters()):,} parameters"
                + (", fp16" if half else ""))
+
+
+from . import train_cli  # noqa: E402,F401  (registers train, synth, eval)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The training runs behind the shipped weights (model cards in README.md).
+#   bash trainers/recipes/shipped_train.sh MODEL [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
+# MODEL: nafnet | uptimus. TRAINDATA comes from shipped_data.sh. Validation is the
+# held-out REDS clip pairs/reds_train_001 (its 4x-downscaled copy
+# reds_small/train_001 is left out of training too). Re-running with the same
+# RUNS folder resumes.
+set -euo pipefail
+MODEL=$1; D=${2:-../shared/data}; T=${3:-traindata}; R=${4:-runs}; shift $(( $# < 4 ? $# : 4 ))
+P=$D/pairs
+DATA=(--data "$T" --data "$P/reds_train_000" --data "$P/gopro_avg_train" --data "$P/gopro_train_patches_0372"
+      --data "$P/reds_small/train_000" --data "$P/reds_small/val_or_test_000" --data "$P/reds_small/val_or_test_001"
+      --data "$P/reds_small/val_or_test_002")
+case $MODEL in
+  nafnet)  ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 5e-4 --ema 0.999 --warmup 300) ;;
+  uptimus) ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 300) ;;
+  *) echo "unknown model $MODEL" >&2; exit 2 ;;
+esac
+OUT=$R/$MODEL
+RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
+exec deblurcli train "${ARGS[@]}" "${DATA[@]}" --val "$P/reds_train_001" --val-max 10 --out "$OUT" \
+  --save-every 250 --val-every 500 "${RESUME[@]}" "$@"
