@@ -92,6 +92,20 @@ def test_interrupt_writes_a_resumable_checkpoint(tmp_path):
     assert Trainer(opts(tmp_path / "r", 10, resume=True)).step == 3
 
 
+def test_interrupt_before_first_validation_resumes_with_a_new_length(tmp_path):
+    def stop_at_2(row):
+        if row["step"] == 2:
+            raise KeyboardInterrupt
+
+    assert Trainer(opts(tmp_path / "r", 10), progress=stop_at_2).run()["interrupted"]
+    # no validation has run yet, and the user shortens the schedule on resume
+    t = Trainer(opts(tmp_path / "r", 4, resume=True))
+    assert t.step == 2 and t.best_psnr == float("-inf")
+    res = t.run()
+    assert res["steps"] == 4 and res["best_psnr"] > 0  # validated at step 3 (and 4), so best exists
+    assert (tmp_path / "r" / "best.safetensors").is_file()
+
+
 def test_validation_picks_best_and_records_it(tmp_path):
     Trainer(opts(tmp_path / "v", 6, val_every=2)).run()
     rows = list(csv.DictReader(open(tmp_path / "v" / "history.csv")))

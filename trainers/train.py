@@ -310,7 +310,8 @@ class Trainer:
         if f"{TRAIN_PREFIX}rng/torch" in extra:
             torch.set_rng_state(extra[f"{TRAIN_PREFIX}rng/torch"])
         self.step = int(state["step"])
-        self.best_psnr = float(state.get("best_psnr", -math.inf))
+        best = state.get("best_psnr")  # None until the first validation (JSON has no -inf)
+        self.best_psnr = -math.inf if best is None else float(best)
         self.history = self._read_history()
         self.history = [h for h in self.history if h["step"] <= self.step]
         if self.dist.main:
