@@ -155,3 +155,17 @@ def test_two_process_ddp_on_cpu(tmp_path):
     rows = list(csv.DictReader(open(out / "history.csv")))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]  # rank 0 alone writes
     assert all(np.isfinite(v.float().numpy()).all() for v in ckpt.state_dict.values())
+
+
+def test_ema_forgets_the_random_start_in_a_short_run():
+    from trainers.train import EMA
+
+    net = torch.nn.Linear(4, 4)
+    ema = EMA(net, 0.999)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    for _ in range(300):
+        ema.update(net)
+    # a fixed 0.999 would still hold 0.999**300 = 74% of the initial weights
+    assert torch.allclose(ema.state["weight"], torch.ones(4, 4), atol=0.05)
+    assert ema.updates == 300

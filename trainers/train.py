@@ -128,19 +128,28 @@ def lr_at(step: int, base: float, total: int, warmup: int, floor: float) -> floa
 
 
 class EMA:
-    """Exponential moving average of parameters (buffers copied): ``decay`` per step."""
+    """Exponential moving average of parameters (buffers copied).
+
+    The decay warms up as ``min(decay, (1 + n) / (10 + n))`` after ``n``
+    updates (TensorFlow's ``num_updates``, timm's ModelEma), so the random
+    initial weights are forgotten within the first few hundred steps instead
+    of weighing ``decay ** n`` in the average of a short run.
+    """
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
+        self.updates = 0
         self.state = {k: v.detach().clone().float() if v.is_floating_point() else v.detach().clone()
                       for k, v in model.state_dict().items()}
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         for k, v in model.state_dict().items():
             e = self.state[k]
             if v.is_floating_point():
-                e.mul_(self.decay).add_(v.detach().float(), alpha=1 - self.decay)
+                e.mul_(d).add_(v.detach().float(), alpha=1 - d)
             else:
                 e.copy_(v)
 
@@ -307,6 +316,7 @@ class Trainer:
                                       for k, v in extra.items()}, state["param_groups"])
         if self.ema is not None:
             self.ema.state = {k: v.to(self.device).clone() for k, v in weights.items()} if raw else EMA(self.model, self.ema.decay).state
+            self.ema.updates = int(state.get("ema_updates", state["step"]))
         if f"{TRAIN_PREFIX}rng/torch" in extra:
             torch.set_rng_state(extra[f"{TRAIN_PREFIX}rng/torch"])
         self.step = int(state["step"])
@@ -350,7 +360,8 @@ class Trainer:
         raw = self.model.state_dict() if self.ema is not None else None
         tensors, groups = _training_state(self.opt, raw)
         state = {"step": self.step, "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
-                 "param_groups": groups, "options": self.opts.to_json(), "world": self.dist.world}
+                 "param_groups": groups, "options": self.opts.to_json(), "world": self.dist.world,
+                 "ema_updates": self.ema.updates if self.ema is not None else 0}
         sd = {**self.inference_state(), **tensors}
         path = save_checkpoint(self.opts.out / "last.safetensors", sd, self.opts.arch, self.config,
                                train_state=json.dumps(state), **self._meta())
