@@ -16,6 +16,8 @@ from typing import Any, Callable
 import click
 
 from . import __version__
+from engines import ENGINE_NAMES
+
 from .errors import DeblurError
 from .models import get_spec, model_names
 
@@ -45,8 +47,12 @@ def engine_options(f: Callable) -> Callable:
     """Device, back end, precision, threads and tiling shared by inference commands."""
     opts = [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-        click.option("--engine", type=click.Choice(["torch"]), default="torch", show_default=True,
-                     help="Inference back end."),
+        click.option("--engine", type=click.Choice(ENGINE_NAMES), default="auto", show_default=True,
+                     help="Inference back end. auto: a TensorRT engine built for this GPU, else an ONNX "
+                          "Runtime engine built by 'build-engine', else PyTorch. onnxruntime builds its "
+                          "engine if missing."),
+        click.option("--engine-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Where built engines are (default: $DEBLURCLI_ENGINE_DIR or ~/.cache/deblurcli/engines)."),
         click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
                      help="Compute precision (fp16/bf16 need CUDA)."),
         click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all cores)."),
@@ -73,21 +79,23 @@ def handle_errors(f: Callable) -> Callable:
 
 
 def make_deblurrer(model: str | None, variant: str | None, weights: Path | None, device: str, engine: str,
-                   precision: str, threads: int | None, tile: int | None, overlap: int | None, batch: int):
-    """Load weights, start the engine and wrap both in the tiled pipeline."""
-    from engines.torch_engine import TorchEngine
+                   precision: str, threads: int | None, tile: int | None, overlap: int | None, batch: int,
+                   engine_dir: Path | None = None):
+    """Load weights, pick and start the engine, and wrap both in the tiled pipeline."""
+    from engines.select import select_engine
 
     from .loading import load_model
     from .pipeline import Deblurrer
 
     loaded = load_model(model, variant, weights)
     cfg = loaded.config
-    eng = TorchEngine(loaded.model, device=device, precision=precision, threads=threads)
     tile = tile or cfg.tile
     overlap = cfg.overlap if overlap is None else overlap
     if overlap >= tile:
         raise fail(f"--overlap {overlap} must be smaller than --tile {tile}")
-    return loaded, eng, Deblurrer(eng, tile=tile, overlap=overlap, multiple=loaded.pad_multiple, batch=batch)
+    sel = select_engine(engine, loaded, device, precision, threads, tile, batch, engine_dir)
+    return loaded, sel.engine, Deblurrer(sel.engine, tile=tile, overlap=overlap, multiple=loaded.pad_multiple,
+                                         batch=batch, fixed_shape=sel.fixed_shape)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,8 +125,8 @@ def main() -> None:
 @handle_errors
 def folder(input_dir: Path, output: Path | None, recursive: bool, fmt: str, skip_existing: bool, overwrite: bool,
            model: str | None, variant: str | None, weights: Path | None, device: str, engine: str, precision: str,
-           threads: int | None, tile: int | None, overlap: int | None, batch: int, json_report: Path | None,
-           quiet: bool) -> None:
+           threads: int | None, tile: int | None, overlap: int | None, batch: int, engine_dir: Path | None,
+           json_report: Path | None, quiet: bool) -> None:
     """Deblur every image in INPUT (png, jpg, bmp, tif, webp) into another folder.
 
     Inputs are never modified; each output keeps the input's name, size, bit
@@ -132,7 +140,7 @@ def folder(input_dir: Path, output: Path | None, recursive: bool, fmt: str, skip
         raise click.UsageError("--skip-existing and --overwrite exclude each other")
     out_dir, tasks, results = plan_folder(input_dir, output, recursive, fmt, skip_existing, overwrite)
     loaded, eng, deblurrer = make_deblurrer(model, variant, weights, device, engine, precision, threads,
-                                            tile, overlap, batch)
+                                            tile, overlap, batch, engine_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -142,8 +150,8 @@ def folder(input_dir: Path, output: Path | None, recursive: bool, fmt: str, skip
             console.error(f"error: {r.input}: {r.error}")
     if not quiet:
         info = eng.info
-        console.err.print(f"[bold]{loaded.arch}[/] ({loaded.variant}) from {loaded.weights.name} on "
-                          f"{info.device} {info.precision}, tile {deblurrer.tile}/{deblurrer.overlap}; "
+        console.err.print(f"[bold]{loaded.arch}[/] ({loaded.variant}) from {loaded.weights.name}, "
+                          f"{info.name} on {info.device} {info.precision}, tile {deblurrer.tile}/{deblurrer.overlap}; "
                           f"{len(tasks)} to do, {sum(r.status == 'skipped' for r in results)} skipped -> {out_dir}")
     t0 = time.perf_counter()
     interrupted = False
@@ -252,3 +260,4 @@ def convert(src: Path, dst: Path, model: str | None, variant: str | None, half: 
 
 
 from . import train_cli  # noqa: E402,F401  (registers train, synth, eval)
+from . import engine_cli  # noqa: E402,F401  (registers build-engine)

@@ -18,6 +18,23 @@ from .tiling import tiled_apply
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
+def to_planar(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """(H, W[, C]) uint8/uint16 -> ((3, H, W) float32 RGB in [0, 1], the scale used)."""
+    if pixels.dtype == np.uint8:
+        scale = 255.0
+    elif pixels.dtype == np.uint16:
+        scale = 65535.0
+    else:
+        raise ValueError(f"unsupported sample type {pixels.dtype}")
+    if pixels.ndim == 2:
+        rgb = np.broadcast_to(pixels[None], (3, *pixels.shape))
+    elif pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+        rgb = pixels[:, :, :3].transpose(2, 0, 1)
+    else:
+        raise ValueError(f"unsupported image shape {pixels.shape}")
+    return np.ascontiguousarray(rgb, dtype=np.float32) / np.float32(scale), scale
+
+
 @dataclass
 class Deblurrer:
     engine: Callable[[np.ndarray], np.ndarray]
@@ -35,20 +52,8 @@ class Deblurrer:
 
     def process(self, pixels: np.ndarray, on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Deblur an image as read by :func:`deblurcli.images.read_image`."""
-        if pixels.dtype == np.uint8:
-            scale = 255.0
-        elif pixels.dtype == np.uint16:
-            scale = 65535.0
-        else:
-            raise ValueError(f"unsupported sample type {pixels.dtype}")
+        x, scale = to_planar(pixels)
         gray = pixels.ndim == 2
-        if gray:
-            rgb = np.broadcast_to(pixels[None], (3, *pixels.shape))
-        elif pixels.shape[2] in (3, 4):
-            rgb = pixels[:, :, :3].transpose(2, 0, 1)
-        else:
-            raise ValueError(f"unsupported channel count {pixels.shape[2]}")
-        x = np.ascontiguousarray(rgb, dtype=np.float32) / np.float32(scale)
         y = self.run(x, on_batch)
         if gray:
             y = np.tensordot(_LUMA, y, axes=1)

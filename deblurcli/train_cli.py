@@ -248,7 +248,8 @@ def synth(sharp: Path, out: Path, video: bool, window: str, stride: int | None, 
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary table.")
 @handle_errors
 def eval_(data: tuple[Path, ...], models: str | None, weights: tuple[Path, ...], device: str, engine: str,
-          precision: str, threads: int | None, tile: int | None, overlap: int | None, batch: int, limit: int | None,
+          precision: str, threads: int | None, tile: int | None, overlap: int | None, batch: int,
+          engine_dir: Path | None, limit: int | None,
           as_json: Path | None, figure: Path | None, figure_rows: int, quiet: bool) -> None:
     """Score models on blurry/sharp pairs: PSNR and SSIM of input and outputs.
 
@@ -287,7 +288,7 @@ def eval_(data: tuple[Path, ...], models: str | None, weights: tuple[Path, ...],
     runners = []
     for i, name in enumerate(names):
         loaded, eng, deblurrer = make_deblurrer(name, None, weights[i] if weights else None, device, engine,
-                                                precision, threads, tile, overlap, batch)
+                                                precision, threads, tile, overlap, batch, engine_dir)
         label = loaded.arch if [n for n in names].count(name) == 1 and name else f"{loaded.arch}:{loaded.weights.stem}"
         runners.append((label, deblurrer))
     labels = ["input"] + [lab for lab, _ in runners]

@@ -5,6 +5,6 @@ modules; importing this package imports neither.
 """
 from .base import Engine, EngineBase, EngineInfo
 
-ENGINE_NAMES = ("torch",)
+ENGINE_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
 
 __all__ = ["ENGINE_NAMES", "Engine", "EngineBase", "EngineInfo"]

@@ -53,3 +53,9 @@ def images(tmp_path) -> Path:
     for p in (DATA / "photos").iterdir():
         shutil.copy(p, d / p.name)
     return d
+
+
+@pytest.fixture(autouse=True)
+def _private_engine_cache(tmp_path_factory, monkeypatch):
+    """Tests never see (or fill) the user's engine cache."""
+    monkeypatch.setenv("DEBLURCLI_ENGINE_DIR", str(tmp_path_factory.mktemp("engines")))

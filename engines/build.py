@@ -1,0 +1,189 @@
+"""``deblurcli build-engine``: export, build, verify, cache; and finding engines again.
+
+A build exports the model to ONNX at the tile shape the tiler will feed,
+turns it into an engine (the checked ONNX graph itself for ONNX Runtime, a
+serialized plan for TensorRT), runs the engine and PyTorch over real images
+through the same tile plan, and keeps the engine only if the two agree
+(see :mod:`engines.verify`). The file is named by its :class:`EngineKey`;
+``folder``/``eval`` find it again by recomputing the key.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from deblurcli.errors import DeblurError
+
+from .cache import EngineKey, ShapeRange, cache_dir, file_digest, find_engine, near_misses, plan_shapes, \
+    read_sidecar, sidecar, write_sidecar
+from .onnx_export import DEFAULT_OPSET, export_onnx
+from .torch_engine import EngineError, TorchEngine
+
+log = logging.getLogger(__name__)
+
+TARGETS = {"onnx": "onnxruntime", "tensorrt": "tensorrt"}
+
+
+def ort_version() -> str | None:
+    from importlib import metadata
+
+    for dist in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def engine_key(loaded: Any, backend: str, shapes: ShapeRange, precision: str, device: str = "cpu",
+               opset: int = DEFAULT_OPSET) -> EngineKey:
+    """The key of an engine for ``loaded`` (a :class:`deblurcli.loading.LoadedModel`)."""
+    weights = file_digest(loaded.weights)
+    if backend == "tensorrt":
+        from .trt_engine import gpu_identity, trt_version
+
+        name, cc = gpu_identity(_cuda_index(device))
+        return EngineKey("tensorrt", trt_version() or "none", loaded.arch, loaded.variant, weights, shapes,
+                         precision, name, cc, opset)
+    if backend == "onnxruntime":
+        return EngineKey("onnxruntime", ort_version() or "none", loaded.arch, loaded.variant, weights, shapes,
+                         precision, "cuda" if device.startswith("cuda") else "cpu", "", opset)
+    raise ValueError(f"unknown back end {backend!r}")
+
+
+def _cuda_index(device: str) -> int:
+    return int(device.split(":")[1]) if device.startswith("cuda:") else 0
+
+
+def open_engine(path: Path, key: EngineKey, device: str = "cpu", threads: int | None = None):
+    if key.backend == "onnxruntime":
+        from .ort_engine import OrtEngine
+
+        return OrtEngine(path, key.shapes, device=key.device, threads=threads, precision=key.precision)
+    from .trt_engine import TrtEngine
+
+    return TrtEngine(path, key.shapes, device=device if device.startswith("cuda") else "cuda:0",
+                     precision=key.precision)
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    key: EngineKey
+    verification: Any
+    seconds: float
+    reused: bool = False
+
+
+def build(loaded: Any, target: str, tile: int, batch: int = 1, precision: str = "fp32",
+          out_dir: Path | None = None, dynamic: str | None = None, overlap: int | None = None,
+          device: str = "auto", verify_dir: Path | None = None, threads: int | None = None,
+          force: bool = False, opset: int = DEFAULT_OPSET, say: Callable[[str], None] = log.info) -> BuildResult:
+    """Build, verify and cache an engine; reuse a matching verified one unless ``force``."""
+    from deblurcli.pipeline import Deblurrer
+
+    from .verify import load_images, verify
+
+    if target not in TARGETS:
+        raise EngineError(f"unknown target {target!r} (use {' or '.join(TARGETS)})")
+    backend = TARGETS[target]
+    if backend == "tensorrt":
+        from .trt_engine import require_tensorrt
+
+        require_tensorrt()
+        device = device if device.startswith("cuda") else "cuda:0"
+    else:
+        device = _ort_device(device, precision)
+    multiple = loaded.pad_multiple
+    try:
+        shapes = plan_shapes(tile, batch, multiple, dynamic)
+    except ValueError as e:
+        raise EngineError(str(e)) from None
+    key = engine_key(loaded, backend, shapes, precision, device, opset)
+    out_dir = Path(out_dir) if out_dir else cache_dir()
+    path = out_dir / key.filename()
+    existing = find_engine(key, out_dir)
+    if existing and not force:
+        info = read_sidecar(existing) or {}
+        from .verify import Verification
+
+        v = Verification(threshold=info.get("verification", {}).get("threshold_db", 0.0))
+        return BuildResult(existing, key, v, 0.0, reused=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise EngineError(f"cannot create engine folder {out_dir}: {e.strerror or e}") from None
+    try:
+        images = load_images(verify_dir)
+    except (OSError, ValueError, DeblurError) as e:
+        raise EngineError(f"cannot verify: {e}") from None
+    t0 = time.perf_counter()
+    onnx_path = path.with_name(path.name + ".export.onnx") if backend == "tensorrt" else path
+    say(f"exporting {loaded.arch} ({loaded.variant}) to ONNX opset {opset}, tiles {shapes.tag()}")
+    try:
+        export_onnx(loaded.model, onnx_path, shapes, multiple, opset)
+        if backend == "tensorrt":
+            from .trt_engine import build_engine
+
+            say(f"building a TensorRT {precision} engine (minutes; the timing cache makes rebuilds faster)")
+            build_engine(onnx_path, path, shapes, precision, out_dir / f"timing-{key.device_slug()}.cache")
+    except Exception:
+        for p in (path, onnx_path):
+            p.unlink(missing_ok=True)
+        raise
+    finally:
+        if backend == "tensorrt":
+            onnx_path.unlink(missing_ok=True)
+    seconds = time.perf_counter() - t0
+    say(f"verifying against PyTorch on {len(images)} real images")
+    t = shapes.opt[1]
+    ov = loaded.config.overlap if overlap is None else overlap
+    ov = min(ov, t // 2)
+    try:
+        engine = open_engine(path, key, device, threads)
+        with engine, TorchEngine(loaded.model, device="cpu" if backend == "onnxruntime" and device == "cpu"
+                                 else device, threads=threads) as ref:
+            run = Deblurrer(engine, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=True)
+            run_ref = Deblurrer(ref, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=True)
+            result = verify(run.run, run_ref.run, images, precision)
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+    if not result.passed:
+        path.unlink(missing_ok=True)
+        sidecar(path).unlink(missing_ok=True)
+        raise EngineError(f"verification failed: the engine's output is {result.worst:.1f} dB from PyTorch's, "
+                          f"below the {result.threshold:.0f} dB needed for {precision}; engine deleted")
+    write_sidecar(path, key, {
+        "verified": True, "verification": result.to_dict(), "build_seconds": round(seconds, 2),
+        "weights_file": str(loaded.weights), "tile": t, "overlap": ov, "pad_multiple": multiple,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    return BuildResult(path, key, result, seconds)
+
+
+def _ort_device(device: str, precision: str) -> str:
+    from .ort_engine import providers_for
+
+    provs = providers_for("cpu" if device == "cpu" else device)
+    dev = "cuda" if provs[0] != "CPUExecutionProvider" else "cpu"
+    if dev == "cpu" and precision != "fp32":
+        raise EngineError(f"{precision} ONNX engines need a GPU (ONNX Runtime's CUDA provider); "
+                          "use --precision fp32 on the CPU")
+    return dev
+
+
+def missing_engine_message(key: EngineKey, out_dir: Path | None = None) -> str:
+    """What to run to get an engine for ``key``, and why near misses do not match."""
+    target = "tensorrt" if key.backend == "tensorrt" else "onnx"
+    b, h, _ = key.shapes.opt
+    cmd = f"deblurcli build-engine {key.arch} --variant {key.variant} --target {target} --tile {h} --batch {b} " \
+          f"--precision {key.precision}"
+    misses = near_misses(key, out_dir)
+    why = f" ({len(misses)} other engine(s) differ in: {', '.join(sorted({k for _, d in misses for k in d}))})" \
+        if misses else ""
+    return f"no {key.backend} engine for {key.arch} ({key.variant}) with these weights and settings{why}; " \
+           f"build one with: {cmd}"

@@ -1,0 +1,179 @@
+"""Where built engines live and how one is recognised.
+
+A built engine is only valid for exactly what it was built from and for:
+the model, its weights, the tile shape (or shape range), the batch, the
+precision, the back end and its version, and for TensorRT the GPU and its
+compute capability. All of that is the :class:`EngineKey`; the file name
+carries a readable summary plus a hash of the whole key, and a JSON sidecar
+beside it holds the key in full along with how the build was verified (the
+vs-mlrt convention). Looking an engine up is recomputing the key and checking
+that the file exists.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+SUFFIX = {"onnxruntime": ".onnx", "tensorrt": ".engine"}
+
+
+def cache_dir() -> Path:
+    """``$DEBLURCLI_ENGINE_DIR``, else ``$XDG_CACHE_HOME/deblurcli/engines`` (``~/.cache`` by default)."""
+    if os.environ.get("DEBLURCLI_ENGINE_DIR"):
+        return Path(os.environ["DEBLURCLI_ENGINE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "deblurcli" / "engines"
+
+
+def file_digest(path: Path, length: int = 16) -> str:
+    """SHA-256 of a file's bytes, shortened: the weights part of the key."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class ShapeRange:
+    """Tile shapes an engine accepts: (batch, height, width) for min, opt and max."""
+
+    min: tuple[int, int, int]
+    opt: tuple[int, int, int]
+    max: tuple[int, int, int]
+
+    @property
+    def static(self) -> bool:
+        return self.min == self.opt == self.max
+
+    def accepts(self, batch: int, height: int, width: int) -> bool:
+        return all(lo <= v <= hi for lo, v, hi in zip(self.min, (batch, height, width), self.max))
+
+    def tag(self) -> str:
+        if self.static:
+            b, h, w = self.opt
+            return f"b{b}-{h}x{w}"
+        return "dyn-" + "-".join("x".join(map(str, s)) for s in (self.min, self.opt, self.max))
+
+
+def plan_shapes(tile: int, batch: int, multiple: int, dynamic: str | None = None) -> ShapeRange:
+    """The shape range to export and build for.
+
+    ``tile`` is rounded up to the model's pad multiple (what the tiler feeds).
+    Static by default. ``dynamic`` is ``"MIN:OPT:MAX"`` tile sizes (square,
+    each rounded up to the multiple), for engines that also serve images
+    smaller than a tile or several tile sizes; the batch then ranges 1..batch.
+    """
+    if tile < 1 or batch < 1 or multiple < 1:
+        raise ValueError("tile, batch and multiple must be positive")
+    t = -(-tile // multiple) * multiple
+    if not dynamic:
+        return ShapeRange((batch, t, t), (batch, t, t), (batch, t, t))
+    parts = dynamic.split(":")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"shape range must be MIN:OPT:MAX tile sizes in pixels, got {dynamic!r}")
+    lo, opt, hi = (-(-int(p) // multiple) * multiple for p in parts)
+    if not lo <= opt <= hi:
+        raise ValueError(f"shape range {dynamic!r} must satisfy MIN <= OPT <= MAX")
+    if not lo <= t <= hi:
+        raise ValueError(f"tile {t} is outside the shape range {lo}..{hi}")
+    return ShapeRange((1, lo, lo), (batch, opt, opt), (batch, hi, hi))
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """Everything that, when it changes, makes a built engine invalid."""
+
+    backend: str  # "onnxruntime" | "tensorrt"
+    backend_version: str
+    arch: str
+    variant: str
+    weights: str  # digest of the weights file
+    shapes: ShapeRange
+    precision: str  # fp32 | fp16 | bf16
+    device: str = "cpu"  # GPU name for TensorRT, "cpu" or the ORT provider otherwise
+    compute_capability: str = ""  # "8.9" for TensorRT
+    opset: int = 18
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shapes"] = {k: list(v) for k, v in asdict(self.shapes).items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EngineKey":
+        d = dict(d)
+        s = d.pop("shapes")
+        return cls(shapes=ShapeRange(*(tuple(s[k]) for k in ("min", "opt", "max"))), **d)
+
+    def digest(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    def device_slug(self) -> str:
+        """The device part of the key, for files shared by engines of one GPU (the timing cache)."""
+        return f"{_slug(self.device)}-sm{self.compute_capability.replace('.', '')}-trt{self.backend_version}"
+
+    def filename(self) -> str:
+        """Readable summary of the key, then the hash of all of it."""
+        parts = [self.arch, self.variant, self.weights[:8], self.shapes.tag(), self.precision,
+                 f"{'trt' if self.backend == 'tensorrt' else 'ort'}{self.backend_version}"]
+        if self.backend == "tensorrt":
+            parts += [_slug(self.device), f"sm{self.compute_capability.replace('.', '')}"]
+        return "-".join(parts + [self.digest()]) + SUFFIX[self.backend]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "gpu"
+
+
+def sidecar(engine_path: Path) -> Path:
+    return engine_path.with_name(engine_path.name + ".json")
+
+
+def write_sidecar(engine_path: Path, key: EngineKey, extra: dict[str, Any]) -> Path:
+    from deblurcli.images import write_atomic
+
+    info = {"key": key.to_dict(), "digest": key.digest(), "engine": engine_path.name, **extra}
+    path = sidecar(engine_path)
+    write_atomic(path, (json.dumps(info, indent=2) + "\n").encode())
+    return path
+
+
+def read_sidecar(engine_path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(sidecar(engine_path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def find_engine(key: EngineKey, directory: Path | None = None) -> Path | None:
+    """The built engine for ``key`` in ``directory`` (default: the cache), if it was built and verified."""
+    path = (directory or cache_dir()) / key.filename()
+    info = read_sidecar(path)
+    if path.is_file() and info and info.get("digest") == key.digest() and info.get("verified"):
+        return path
+    return None
+
+
+def near_misses(key: EngineKey, directory: Path | None = None) -> list[tuple[Path, list[str]]]:
+    """Engines for the same model that do not match, and which parts of the key differ."""
+    d = directory or cache_dir()
+    if not d.is_dir():
+        return []
+    want = key.to_dict()
+    out = []
+    for side in sorted(d.glob(f"{key.arch}-*{SUFFIX[key.backend]}.json")):
+        try:
+            have = json.loads(side.read_text())["key"]
+        except (OSError, ValueError, KeyError):
+            continue
+        diff = [k for k in want if have.get(k) != want[k]]
+        if diff:
+            out.append((side.with_name(side.name[:-5]), diff))
+    return out

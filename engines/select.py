@@ -1,0 +1,89 @@
+"""``--engine auto|torch|onnxruntime|tensorrt``: which back end runs a job.
+
+``auto`` picks TensorRT when there is a GPU, TensorRT is installed and a
+matching engine was built; else ONNX Runtime when it is installed and a
+matching engine exists; else PyTorch. Asking for ``onnxruntime`` builds the
+missing engine on the spot (an export takes seconds); asking for
+``tensorrt`` without an engine says which ``build-engine`` command to run.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .base import EngineBase
+from .build import build, engine_key, missing_engine_message, open_engine
+from .cache import find_engine, plan_shapes
+from .torch_engine import EngineError, TorchEngine
+
+log = logging.getLogger(__name__)
+
+CHOICES = ("auto", "torch", "onnxruntime", "tensorrt")
+
+
+@dataclass
+class Selected:
+    engine: EngineBase
+    fixed_shape: bool  # compiled engines take exactly their tile shape
+    path: Path | None = None
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _trt_candidate(loaded: Any, tile: int, batch: int, precision: str, device: str, engine_dir: Path | None):
+    from .trt_engine import gpu_available
+
+    if not (gpu_available() and _installed("tensorrt")) or device == "cpu":
+        return None
+    dev = device if device.startswith("cuda") else "cuda:0"
+    key = engine_key(loaded, "tensorrt", plan_shapes(tile, batch, loaded.pad_multiple), precision, dev)
+    path = find_engine(key, engine_dir)
+    return (key, path, dev) if path else None
+
+
+def select_engine(choice: str, loaded: Any, device: str, precision: str, threads: int | None, tile: int,
+                  batch: int, engine_dir: Path | None = None) -> Selected:
+    if choice not in CHOICES:
+        raise EngineError(f"unknown engine {choice!r} (use {', '.join(CHOICES)})")
+    if choice == "torch":
+        return Selected(TorchEngine(loaded.model, device=device, precision=precision, threads=threads), False)
+    if choice == "tensorrt":
+        from .trt_engine import require_tensorrt
+
+        require_tensorrt()
+        dev = device if device.startswith("cuda") else "cuda:0"
+        key = engine_key(loaded, "tensorrt", plan_shapes(tile, batch, loaded.pad_multiple), precision, dev)
+        path = find_engine(key, engine_dir)
+        if path is None:
+            raise EngineError(missing_engine_message(key, engine_dir))
+        return Selected(open_engine(path, key, dev, threads), True, path)
+    if choice == "auto":
+        found = _trt_candidate(loaded, tile, batch, precision, device, engine_dir)
+        if found:
+            key, path, dev = found
+            return Selected(open_engine(path, key, dev, threads), True, path)
+        from .trt_engine import gpu_available
+
+        on_cpu = device == "cpu" or (device == "auto" and not gpu_available())
+        if _installed("onnxruntime") and precision == "fp32" and on_cpu:
+            key = engine_key(loaded, "onnxruntime", plan_shapes(tile, batch, loaded.pad_multiple), "fp32", "cpu")
+            path = find_engine(key, engine_dir)
+            if path:
+                return Selected(open_engine(path, key, "cpu", threads), True, path)
+        return Selected(TorchEngine(loaded.model, device=device, precision=precision, threads=threads), False)
+    # onnxruntime, asked for by name
+    if not _installed("onnxruntime"):
+        raise EngineError("the ONNX Runtime engine needs onnxruntime: pip install 'deblurcli[onnx]'")
+    ort_device = "cpu" if device in ("auto", "cpu") else device
+    key = engine_key(loaded, "onnxruntime", plan_shapes(tile, batch, loaded.pad_multiple), precision, ort_device)
+    path = find_engine(key, engine_dir)
+    if path is None:
+        log.warning("no ONNX engine for %s (%s) at tile %d, batch %d yet: building one", loaded.arch,
+                    loaded.variant, tile, batch)
+        path = build(loaded, "onnx", tile, batch, precision, engine_dir, device=ort_device, threads=threads).path
+    return Selected(open_engine(path, key, ort_device, threads), True, path)
