@@ -261,3 +261,4 @@ def convert(src: Path, dst: Path, model: str | None, variant: str | None, half: 
 
 from . import train_cli  # noqa: E402,F401  (registers train, synth, eval)
 from . import engine_cli  # noqa: E402,F401  (registers build-engine)
+from . import video_cli  # noqa: E402,F401  (registers video)

@@ -50,3 +50,27 @@ def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[object]]) 
     for r in rows:
         t.add_row(*(str(v) for v in r))
     return t
+
+
+class FpsColumn(ProgressColumn):
+    """Frames per second so far."""
+
+    def render(self, task) -> Text:  # type: ignore[override]
+        elapsed = task.elapsed or 0.0
+        return Text(f"{task.completed / elapsed if elapsed > 0 else 0:.2f} fps", style="cyan")
+
+
+def frame_progress(quiet: bool) -> Progress:
+    """Frames done of total (open-ended when the total is unknown), fps, ETA."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        FpsColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
