@@ -108,6 +108,18 @@ def choose_pix_fmt(codec: str, info: VideoInfo, asked: str | None) -> str:
     return supported[0] if supported else "yuv420p"
 
 
+def check_paths(src: Path, output: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse, before any work, what would lose a file or mix two runs."""
+    if output.exists() and output.resolve() == Path(src).resolve():
+        raise VideoError("the output would overwrite the input; choose another -o")
+    if output.exists() and not overwrite:
+        raise VideoError(f"{output} exists; pass --overwrite to replace it")
+    if output.is_dir():
+        raise VideoError(f"{output} is a folder; give a file name with -o")
+    if work_dir(output).exists() and not resume:
+        raise VideoError(f"an unfinished run is in {work_dir(output)}; pass --resume to continue it or delete it")
+
+
 class Manifest:
     """What is finished, for --resume: per segment, its first frame and frame count."""
 
@@ -247,11 +259,13 @@ class _SegmentWriter:
         self.stream = s
         self.count = 0
         self.first_index = index
+        self.first_pts: int | None = None
 
     def write(self, index: int, pts: int, rgb: np.ndarray) -> None:
         if self.container is None:
             self._open(index)
         frame = planar_to_frame(rgb, self.info, self.pix_fmt)
+        self.first_pts = pts if self.first_pts is None else min(self.first_pts, pts)
         frame.pts = pts
         frame.time_base = self.info.time_base
         for p in self.stream.encode(frame):
@@ -266,7 +280,8 @@ class _SegmentWriter:
         for p in self.stream.encode(None):
             self.container.mux(p)
         self.container.close()
-        self.manifest.add({"file": self.path.name, "first": self.first_index, "frames": self.count})
+        self.manifest.add({"file": self.path.name, "first": self.first_index, "frames": self.count,
+                           "first_pts": self.first_pts})
         self.container = None
 
     def abandon(self) -> None:
@@ -285,17 +300,12 @@ def deblur_video(src: Path, output: Path, run_model: Callable[[np.ndarray], np.n
     """Deblur ``src`` into ``output``; see the module docstring."""
     src, output = Path(src), Path(output)
     info = probe(src)
-    if output.resolve() == src.resolve():
-        raise VideoError("the output would overwrite the input; choose another -o")
-    if output.exists() and not overwrite:
-        raise VideoError(f"{output} exists; pass --overwrite to replace it")
+    check_paths(src, output, resume, overwrite)
     if opts.codec not in CODECS:
         raise VideoError(f"unsupported codec {opts.codec!r} (use {', '.join(CODECS)})")
     pix_fmt = choose_pix_fmt(opts.codec, info, opts.pix_fmt)
     parts = work_dir(output)
     fp = fingerprint(src, opts, model_id)
-    if parts.exists() and not resume:
-        raise VideoError(f"an unfinished run is in {parts}; pass --resume to continue it or delete it")
     try:
         parts.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -428,10 +438,18 @@ def _assemble(src: Path, output: Path, parts: Path, manifest: Manifest, info: Vi
         shift = t_lo if opts.start else 0.0  # a segment export starts at zero
 
         def video_packets():
-            for c in segs:
-                for p in c.demux(c.streams.video[0]):
-                    if p.size:
-                        yield p
+            # a muxer may shift a segment's timestamps (B-frame delay, edit lists): put each segment's
+            # first frame back on the timestamp it was encoded with
+            for c, seg in zip(segs, manifest.segments):
+                vs = c.streams.video[0]
+                packets = [p for p in c.demux(vs) if p.size]
+                lowest = min(p.pts for p in packets if p.pts is not None)
+                off = int(round(float(lowest * vs.time_base - Fraction(seg["first_pts"]) * vtb) / vs.time_base))
+                for p in packets:
+                    if off:
+                        p.pts = None if p.pts is None else p.pts - off
+                        p.dts = None if p.dts is None else p.dts - off
+                    yield p
 
         def other_packets():
             if not others:

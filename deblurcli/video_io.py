@@ -26,6 +26,7 @@ class VideoError(DeblurError):
 # AVColorSpace -> swscale colourspace (libswscale SWS_CS_*)
 _SWS = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 UNSPECIFIED = 2
+_STILLS = {"png", "mjpeg", "bmp", "tiff", "webp", "gif", "jpegxl"}
 BT709, BT470BG, SMPTE170M = 1, 5, 6
 RANGE_LIMITED, RANGE_FULL = 1, 2
 
@@ -120,6 +121,10 @@ def probe(path: Path) -> VideoInfo:
             raise VideoError(f"{path}: has no video stream ({kinds})")
         vs = c.streams.video[0]
         cc = vs.codec_context
+        fmt = c.format.name if c.format else ""
+        if fmt.endswith("_pipe") or fmt in ("image2", "png", "webp") or (cc is not None and cc.name in _STILLS
+                                                                        and (vs.frames or 1) <= 1):
+            raise VideoError(f"{path} is a still image, not a video; use 'deblurcli folder' for images")
         if cc is None or not cc.name:
             raise VideoError(f"{path}: the video codec is not supported by this FFmpeg")
         tb = vs.time_base or Fraction(1, 90000)
