@@ -1,0 +1,79 @@
+"""End-to-end ``deblurcli video`` time against model-only time for the same 720p frames.
+
+Builds a 1280x720 H.264 clip (with an AAC tone) from the real REDS frames in
+``../shared/data``, then measures (1) the model alone on the decoded frames,
+one after another, and (2) the whole job: decode, model and encode running
+concurrently, segments, final remux. A ratio near 1 means decoding and
+encoding hide behind inference.
+
+    python benchmarks/video_speed.py [--model nafnet] [--variant small] [--weights W] [--frames 10] [--threads N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from deblurcli.models import create_model, get_spec  # noqa: E402
+from deblurcli.pipeline import Deblurrer  # noqa: E402
+from deblurcli.video import VideoOptions, deblur_video  # noqa: E402
+from deblurcli.video_io import frame_to_planar, probe  # noqa: E402
+from engines.torch_engine import TorchEngine  # noqa: E402
+from tests.video_clips import REDS_720, make_clip, reds_frames  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="nafnet")
+    ap.add_argument("--variant", default=None)
+    ap.add_argument("--weights", type=Path)
+    ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--threads", type=int)
+    args = ap.parse_args()
+    if args.weights:
+        from deblurcli.loading import load_model
+
+        loaded = load_model(args.model, args.variant, args.weights)
+        model, cfg, name = loaded.model, loaded.config, f"{loaded.arch}:{loaded.variant}"
+    else:  # speed does not depend on the weights' values
+        cfg = get_spec(args.model).config(args.variant)
+        torch.manual_seed(0)
+        model, name = create_model(args.model, config=cfg), f"{args.model}:{args.variant or 'default'}"
+    eng = TorchEngine(model, device="cpu", threads=args.threads)
+    d = Deblurrer(eng, tile=cfg.tile, overlap=cfg.overlap, multiple=cfg.pad_multiple)
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = reds_frames(REDS_720, n=10)
+        frames = (frames * (args.frames // len(frames) + 1))[: args.frames]
+        clip = make_clip(Path(tmp) / "clip.mp4", frames, tone=True)
+        info = probe(clip)
+        import av
+
+        with av.open(str(clip)) as c:
+            planar = [frame_to_planar(f, info) for f in c.decode(video=0)]
+        d.run(planar[0][:, :256, :256])  # warm-up
+        t0 = time.perf_counter()
+        for x in planar:
+            d.run(x)
+        model_only = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = deblur_video(clip, Path(tmp) / "out.mp4", d.run, VideoOptions(), name)
+        end_to_end = time.perf_counter() - t0
+    n = len(planar)
+    print(json.dumps({
+        "model": name, "frames": n, "size": f"{info.width}x{info.height}", "threads": eng.threads,
+        "model_only_s": round(model_only, 2), "end_to_end_s": round(end_to_end, 2),
+        "end_to_end_over_model_only": round(end_to_end / model_only, 3),
+        "model_s_inside_job": round(res.model_seconds, 2), "fps": round(n / end_to_end, 3),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
