@@ -108,6 +108,29 @@ def choose_pix_fmt(codec: str, info: VideoInfo, asked: str | None) -> str:
     return supported[0] if supported else "yuv420p"
 
 
+# output container -> the encoders it can hold
+CONTAINERS = {
+    ".mp4": ("mp4", {"libx264", "libx265", "libsvtav1", "libvpx-vp9"}),
+    ".m4v": ("mp4", {"libx264", "libx265", "libsvtav1", "libvpx-vp9"}),
+    ".mov": ("mov", {"libx264", "libx265"}),
+    ".mkv": ("matroska", set(CODECS)),
+    ".webm": ("webm", {"libsvtav1", "libvpx-vp9"}),
+    ".nut": ("nut", set(CODECS)),
+}
+
+
+def check_container(output: Path, codec: str) -> str:
+    """The muxer for ``output``'s extension, if it can hold ``codec`` (checked before any work)."""
+    ext = output.suffix.lower()
+    if ext not in CONTAINERS:
+        raise VideoError(f"cannot write a {ext or 'extension-less'} file; use one of {', '.join(CONTAINERS)}")
+    fmt, codecs = CONTAINERS[ext]
+    if codec not in codecs:
+        raise VideoError(f"a {ext} file cannot hold {codec} video; use .mkv, or --codec "
+                         f"{' / '.join(c for c in CODECS if c in codecs)}")
+    return fmt
+
+
 def check_paths(src: Path, output: Path, resume: bool, overwrite: bool) -> None:
     """Refuse, before any work, what would lose a file or mix two runs."""
     if output.exists() and output.resolve() == Path(src).resolve():
@@ -303,6 +326,7 @@ def deblur_video(src: Path, output: Path, run_model: Callable[[np.ndarray], np.n
     check_paths(src, output, resume, overwrite)
     if opts.codec not in CODECS:
         raise VideoError(f"unsupported codec {opts.codec!r} (use {', '.join(CODECS)})")
+    check_container(output, opts.codec)
     pix_fmt = choose_pix_fmt(opts.codec, info, opts.pix_fmt)
     parts = work_dir(output)
     fp = fingerprint(src, opts, model_id)
@@ -407,8 +431,7 @@ def _assemble(src: Path, output: Path, parts: Path, manifest: Manifest, info: Vi
     """Interleave the segments' video packets and the input's other streams into the output (no re-encode)."""
     import av
 
-    fmt = {".mkv": "matroska", ".webm": "webm", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4"}.get(
-        output.suffix.lower())
+    fmt = check_container(output, opts.codec)
     tmp = output.with_name(f".{output.name}.tmp")
     segs = [av.open(str(parts / s["file"])) for s in manifest.segments]
     inp = open_input(src)

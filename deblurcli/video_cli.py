@@ -60,7 +60,7 @@ def video(src: Path, output: Path | None, codec: str, crf: int | None, preset: s
     --resume to continue. The input is never overwritten.
     """
     from . import console
-    from .video import VideoOptions, check_paths, deblur_video, default_output
+    from .video import VideoOptions, check_container, check_paths, deblur_video, default_output
     from .video_io import probe
 
     if not src.exists():
@@ -71,6 +71,7 @@ def video(src: Path, output: Path | None, codec: str, crf: int | None, preset: s
                         max_frames=max_frames)
     info = probe(src)  # bad input fails here, before a model is loaded
     check_paths(src, out, resume, overwrite)
+    check_container(out, codec)
     loaded, eng, deblurrer = make_deblurrer(model, variant, weights, device, engine, precision, threads,
                                             tile, overlap, batch, engine_dir)
     model_id = f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{deblurrer.tile}/{deblurrer.overlap}"

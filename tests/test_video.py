@@ -186,6 +186,10 @@ def test_default_output_and_never_overwriting(tone_clip, tiny_weights, tmp_path)
     assert r.exit_code == 2 and "exists; pass --overwrite" in one_line_error(r)
     r = run("video", clip, "-o", clip, "--weights", tiny_weights, "--engine", "torch")
     assert r.exit_code == 2 and "overwrite the input" in one_line_error(r)
+    r = run("video", clip, "-o", tmp_path / "x.webm", "--weights", tiny_weights)
+    assert r.exit_code == 2 and "a .webm file cannot hold libx264 video" in one_line_error(r)
+    r = run("video", clip, "-o", tmp_path / "x.gif", "--weights", tiny_weights)
+    assert r.exit_code == 2 and "cannot write a .gif file" in one_line_error(r)
     assert clip.read_bytes() == before
 
 
