@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The training runs behind the shipped weights (model cards in README.md).
 #   bash trainers/recipes/shipped_train.sh MODEL [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
-# MODEL: nafnet | nafnet-ft | uptimus. TRAINDATA comes from shipped_data.sh. nafnet-ft is the
+# MODEL: nafnet | nafnet-ft | nafnet-long | uptimus. TRAINDATA comes from shipped_data.sh. nafnet-ft is the
 # second stage of the shipped NAFNet: it starts from runs/nafnet/last.safetensors and fine-tunes on a
 # mix where the real 720p REDS and GoPro pairs are repeated (x8 and x4: 16% and 8% of the samples
 # instead of 2.5% each). Validation is the
@@ -17,6 +17,11 @@ DATA=(--data "$T" --data "$P/reds_train_000" --data "$P/gopro_avg_train" --data 
 REAL=(--data "$P/reds_train_000")
 GOPRO=(--data "$P/gopro_avg_train")
 case $MODEL in
+  nafnet-long)  # third stage: the nafnet-ft mix on a long schedule, resumed session after session
+    DATA+=("${REAL[@]}" "${REAL[@]}" "${REAL[@]}" "${REAL[@]}" "${REAL[@]}" "${REAL[@]}" "${REAL[@]}"
+           "${GOPRO[@]}" "${GOPRO[@]}" "${GOPRO[@]}")
+    ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 3e-4 --ema 0.999 --warmup 200 --seed 2
+          --steps 20000 --init "$R/nafnet-ft/last.safetensors"); VAL_EVERY=1000 ;;
   nafnet-ft)
     DATA+=("${REAL[@]}" "${REAL[@]}" "${REAL[@]}" "${REAL[@]}" "${REAL[@]}" "${REAL[@]}" "${REAL[@]}"
            "${GOPRO[@]}" "${GOPRO[@]}" "${GOPRO[@]}")
@@ -29,4 +34,4 @@ esac
 OUT=$R/$MODEL
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
 exec deblurcli train "${ARGS[@]}" "${DATA[@]}" --val "$P/reds_train_001" --val-max 10 --out "$OUT" \
-  --save-every 250 --val-every 500 "${RESUME[@]}" "$@"
+  --save-every 250 --val-every "${VAL_EVERY:-500}" "${RESUME[@]}" "$@"
