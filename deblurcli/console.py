@@ -27,20 +27,15 @@ class RateColumn(ProgressColumn):
         return Text(f"{rate:.2f} MP/s", style="cyan")
 
 
+def _progress(quiet: bool, rate: ProgressColumn, *extra: ProgressColumn) -> Progress:
+    """Description, bar, done/total, a rate, elapsed and ETA, on stderr; silent with --quiet."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), rate,
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), *extra,
+                    console=err, disable=quiet, transient=False)
+
+
 def file_progress(quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[current]}", style="dim"),
-        console=err,
-        disable=quiet,
-        transient=False,
-    )
+    return _progress(quiet, RateColumn(), TextColumn("{task.fields[current]}", style="dim"))
 
 
 def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[object]]) -> Table:
@@ -62,15 +57,4 @@ class FpsColumn(ProgressColumn):
 
 def frame_progress(quiet: bool) -> Progress:
     """Frames done of total (open-ended when the total is unknown), fps, ETA."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        FpsColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        disable=quiet,
-        transient=False,
-    )
+    return _progress(quiet, FpsColumn())

@@ -319,10 +319,11 @@ class _SegmentWriter:
 
 def deblur_video(src: Path, output: Path, run_model: Callable[[np.ndarray], np.ndarray], opts: VideoOptions,
                  model_id: str, resume: bool = False, overwrite: bool = False,
-                 on_frame: Callable[[int, int | None], None] | None = None) -> VideoResult:
-    """Deblur ``src`` into ``output``; see the module docstring."""
+                 on_frame: Callable[[int, int | None], None] | None = None,
+                 info: VideoInfo | None = None) -> VideoResult:
+    """Deblur ``src`` into ``output``; see the module docstring. ``info``: the source's probe, if done."""
     src, output = Path(src), Path(output)
-    info = probe(src)
+    info = info or probe(src)
     check_paths(src, output, resume, overwrite)
     if opts.codec not in CODECS:
         raise VideoError(f"unsupported codec {opts.codec!r} (use {', '.join(CODECS)})")

@@ -86,7 +86,7 @@ def video(src: Path, output: Path | None, codec: str, crf: int | None, preset: s
             progress.update(bar, completed=done, total=total)
 
         res = deblur_video(src, out, deblurrer.run, opts, model_id, resume=resume, overwrite=overwrite,
-                           on_frame=on_frame)
+                           on_frame=on_frame, info=info)
     fps = (res.frames - res.resumed_frames) / res.seconds if res.seconds > 0 else 0.0
     if json_report:
         from .images import write_atomic

@@ -8,17 +8,20 @@ outside what the engine was built for is an error that says how to rebuild.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from .base import EngineBase
 from .cache import ShapeRange
 
 
-class ShapeCheckedEngine(EngineBase):
+class ShapeCheckedEngine(EngineBase, ABC):
     shapes: ShapeRange
 
-    def run_exact(self, batch: np.ndarray) -> np.ndarray:  # pragma: no cover - implemented by back ends
-        raise NotImplementedError
+    @abstractmethod
+    def run_exact(self, batch: np.ndarray) -> np.ndarray:
+        """Run one batch of exactly a shape the engine accepts."""
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         from .torch_engine import EngineError

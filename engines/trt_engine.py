@@ -125,7 +125,12 @@ def build_engine(onnx_path: Path, engine_path: Path, shapes: ShapeRange, precisi
     flags = 0 if (weak_flag is not None or strongly is None) else 1 << int(strongly)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse(Path(source).read_bytes()):
+    try:
+        parsed = parser.parse(Path(source).read_bytes())
+    finally:
+        if source != onnx_path:
+            Path(source).unlink(missing_ok=True)
+    if not parsed:
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise _error(f"TensorRT could not parse {source.name}: {errors}")
     config = builder.create_builder_config()

@@ -1,6 +1,5 @@
 """trainers.losses: each loss measures what its name says, on real pixels."""
 import cv2
-import numpy as np
 import pytest
 import torch
 

@@ -1,6 +1,5 @@
 """deblurcli video: frames, timestamps, audio, colour, bit depth, rotation, resume, bad input."""
 import json
-from fractions import Fraction
 
 import av
 import cv2
