@@ -14,7 +14,6 @@ This module knows nothing of torch: the callable takes and returns
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
