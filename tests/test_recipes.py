@@ -1,0 +1,75 @@
+"""The training recipes behind the shipped weights: what each stage really passes to ``deblurcli train``.
+
+A fake ``deblurcli`` on PATH records its arguments, so these run in milliseconds.
+"""
+import os
+import shutil
+import subprocess
+from collections import Counter
+
+import pytest
+
+from .conftest import ROOT
+
+RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
+STAGES = ["nafnet", "nafnet-ft", "nafnet-reds", "nafnet-reds-long", "uptimus"]
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
+
+def recipe_args(tmp_path, stage, runs=None):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "deblurcli"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done >> "$ARGS_LOG"\n')
+    fake.chmod(0o755)
+    shared, train = tmp_path / "shared", tmp_path / "traindata"
+    for d in ("shake", "video", "hcblur_1", "hcblur_2"):
+        (train / d).mkdir(parents=True, exist_ok=True)
+    log = tmp_path / f"{stage}.args"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log))
+    runs = runs or tmp_path / "runs"
+    r = subprocess.run(["bash", str(RECIPE), stage, str(shared), str(train), str(runs)], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return log.read_text().splitlines(), shared / "pairs"
+
+
+def values(args, flag):
+    return [args[i + 1] for i, a in enumerate(args) if a == flag]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
+    args, pairs = recipe_args(tmp_path, stage)
+    calls = [i for i, a in enumerate(args) if a == "train"]
+    assert len(calls) == 1
+    assert values(args, "--val") == [str(pairs / "reds_train_001")]
+    data = values(args, "--data")
+    assert data and not any("train_001" in d for d in data), data
+
+
+def test_the_real_blur_mix_has_the_documented_shares(tmp_path):
+    args, pairs = recipe_args(tmp_path, "nafnet-reds")
+    data = Counter(values(args, "--data"))
+    assert data[str(pairs / "reds_train_000")] == 30
+    assert data[str(pairs / "gopro_avg_train")] == 8
+    assert data[str(tmp_path / "traindata" / "hcblur_1")] == data[str(tmp_path / "traindata" / "hcblur_2")] == 1
+    assert str(tmp_path / "traindata") not in data  # the synthetic root is split, not added whole
+    assert values(args, "--init") == [str(tmp_path / "runs" / "nafnet-ft" / "best.safetensors")]
+
+
+def test_a_stage_with_a_checkpoint_resumes(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "nafnet-reds-long").mkdir(parents=True)
+    (runs / "nafnet-reds-long" / "last.safetensors").write_bytes(b"")
+    args, _ = recipe_args(tmp_path, "nafnet-reds-long", runs)
+    assert "--resume" in args
+    args, _ = recipe_args(tmp_path, "nafnet-reds")
+    assert "--resume" not in args
+
+
+def test_the_uptimus_stage_converts_the_study_checkpoint_first(tmp_path):
+    args, _ = recipe_args(tmp_path, "uptimus")
+    assert args[:3] == ["convert", str(tmp_path / "shared" / ".." / "seed" / "Uptimus.pth"),
+                        str(tmp_path / "runs" / "uptimus-seed.safetensors")]
+    assert values(args, "--variant")[-1] == "default"
