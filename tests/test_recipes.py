@@ -46,6 +46,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
     assert values(args, "--val") == [str(pairs / "reds_train_001")]
     data = values(args, "--data")
     assert data and not any("train_001" in d for d in data), data
+    assert len(values(args, "--steps")) == 1  # the schedule is part of the recipe, not left to the default
 
 
 def test_the_real_blur_mix_has_the_documented_shares(tmp_path):

@@ -34,8 +34,9 @@ case $MODEL in
   nafnet-ft)  # second stage: the real 720p REDS and GoPro pairs repeated (x8 and x4: 16% and 8%)
     rep 7 "$P/reds_train_000"; rep 3 "$P/gopro_avg_train"
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 50 --seed 1
-          --init "$R/nafnet/last.safetensors") ;;
-  nafnet)  ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 5e-4 --ema 0.999 --warmup 300) ;;
+          --steps 900 --init "$R/nafnet/last.safetensors") ;;
+  nafnet)  # first stage; the shipped chain stopped it (Ctrl-C, a resumable last) at step 1533 of 2500
+    ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 5e-4 --ema 0.999 --warmup 300 --steps 2500) ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
