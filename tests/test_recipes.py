@@ -12,7 +12,7 @@ import pytest
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
-STAGES = ["nafnet", "nafnet-ft", "nafnet-reds", "nafnet-reds-long", "uptimus"]
+STAGES = ["nafnet", "nafnet-ft", "nafnet-reds", "nafnet-reds-long", "nafnet-deep", "uptimus"]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 

@@ -11,7 +11,8 @@ import torch
 from safetensors import safe_open
 
 from deblurcli.checkpoints import read_checkpoint
-from deblurcli.models import model_names
+from deblurcli.images import read_image
+from deblurcli.models import get_spec, model_names
 from trainers.train import TrainOptions, Trainer
 
 from .conftest import ROOT, SHARED
@@ -138,6 +139,39 @@ def test_cli_refuses_to_overwrite_a_run_and_reports_bad_data(tmp_path):
     assert r.exit_code == 2 and "unknown loss term" in one_line_error(r)
     r = run("train", "uptimus", "--variant", "tiny", "--data", PATCHES, "--out", out, "--resume", "--steps", "2")
     assert r.exit_code == 2 and "not uptimus" in one_line_error(r)
+
+
+def _random_small_checkpoint(path):
+    from deblurcli.checkpoints import save_checkpoint
+    from deblurcli.models import create_model
+
+    cfg = get_spec("nafnet").config("small")
+    model = create_model("nafnet", config=cfg)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for p in model.parameters():  # nonzero block scales, so every block does something
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    save_checkpoint(path, model.state_dict(), "nafnet", cfg)
+    return model.eval()
+
+
+def test_init_grows_small_into_deep_keeping_its_output(tmp_path):
+    small = _random_small_checkpoint(tmp_path / "small.safetensors")
+    t = Trainer(opts(tmp_path / "g", 1, variant="deep", init=tmp_path / "small.safetensors"))
+    img = read_image(sorted((PATCHES / "blur").glob("*.png"))[0])[:96, :96, :3]
+    blurry = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        want = small(blurry)
+        got = t.model.eval()(blurry)
+    assert (got - want).abs().max().item() < 1e-5  # the 6 new NAFBlocks start as the identity
+    assert t.model.state_dict().keys() > small.state_dict().keys()
+    # the other way round cannot work: a one-line error, exit 2, no run folder
+    Trainer(opts(tmp_path / "d", 1, variant="deep", init=tmp_path / "small.safetensors")).run()
+    r = run("train", "nafnet", "--variant", "small", "--init", tmp_path / "d" / "last.safetensors", "--data", PATCHES,
+            "--steps", "1", "--patch", "32", "--out", tmp_path / "x")
+    assert r.exit_code == 2
+    assert "does not fit inside the bigger one" in one_line_error(r) and "not the small variant" in one_line_error(r)
+    assert not (tmp_path / "x" / "last.safetensors").exists()
 
 
 def test_two_process_ddp_on_cpu(tmp_path):

@@ -32,6 +32,7 @@ from deblurcli.errors import CheckpointError, DeblurError
 from deblurcli.models import config_to_json, create_model, get_spec
 
 from .data import BatchSource, DataError, Pair, PairLoader, find_pairs, split_by_group
+from .grow import GrowError, grow
 from .losses import CombinedLoss
 
 log = logging.getLogger("deblurcli.train")
@@ -295,10 +296,18 @@ class Trainer:
         from deblurcli.checkpoints import build_model
 
         ckpt = read_checkpoint(path)
-        m, name, vname, cfg = build_model(ckpt, self.opts.arch, self.opts.variant)
-        if cfg != self.config:
-            raise CheckpointError(f"--init {path.name} is {name} ({vname}), not the {self.opts.variant} variant")
-        self.model.load_state_dict(m.state_dict())
+        m, name, vname, cfg = build_model(ckpt, self.opts.arch)
+        if cfg == self.config:
+            self.model.load_state_dict(m.state_dict())
+            return
+        try:
+            g = grow(self.model, m)
+        except GrowError as e:
+            raise CheckpointError(f"--init {path.name} is {name} ({vname}), not the {self.opts.variant} variant: {e}") from None
+        if self.dist.main:
+            kept = "output kept exactly" if g.preserved else f"output changed (max {g.max_abs_diff:.3g}): a partial start"
+            log.info("grew %s (%s) into %s: %d tensors copied, %d new; %s", path.name, vname, self.opts.variant,
+                     g.copied, g.fresh, kept)
 
     def _resume(self) -> None:
         path = self.opts.out / "last.safetensors"

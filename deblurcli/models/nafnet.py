@@ -113,6 +113,9 @@ class NAFNet(nn.Module):
     variants={
         "tiny": NAFNetConfig(width=8, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1), tile=64, overlap=16),
         "small": NAFNetConfig(width=16, enc_blocks=(1, 1, 2, 4), middle_blocks=2, dec_blocks=(1, 1, 1, 1)),
+        # small plus 4 blocks at 1/8 and 2 in the middle (1/16 scale): +34% MACs, most of them where the
+        # receptive field for large motion grows; 'train --variant deep --init small.safetensors' grows it
+        "deep": NAFNetConfig(width=16, enc_blocks=(1, 1, 2, 8), middle_blocks=4, dec_blocks=(1, 1, 1, 1)),
         "w32": NAFNetConfig(width=32),
         "w64": NAFNetConfig(width=64),
     },

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The training runs behind the shipped weights (model cards in README.md).
 #   bash trainers/recipes/shipped_train.sh MODEL [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
-# MODEL, in the order the NAFNet stages run: nafnet -> nafnet-ft -> nafnet-reds -> nafnet-reds-long;
+# MODEL, in the order the NAFNet stages run: nafnet -> nafnet-ft -> nafnet-reds -> nafnet-reds-long
+# (-> nafnet-deep, the deep variant grown from it);
 # uptimus fine-tunes the study's checkpoint. TRAINDATA comes from shipped_data.sh. Validation is
 # always the held-out REDS clip pairs/reds_train_001 (its 4x-downscaled copy reds_small/train_001 is
 # left out of training too). Re-running with the same RUNS folder resumes.
@@ -23,6 +24,10 @@ real_mix() {
   rep 30 "$P/reds_train_000"; rep 8 "$P/gopro_avg_train"
 }
 case $MODEL in
+  nafnet-deep)  # the deep variant grown from nafnet-reds-long (its new blocks start as the identity), same mix
+    real_mix
+    ARGS=(nafnet --variant deep --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 6
+          --steps 8000 --init "$R/nafnet-reds-long/best.safetensors"); VAL_EVERY=500 ;;
   nafnet-reds-long)  # fourth stage: the same mix on a long schedule, resumed session after session
     real_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 4
