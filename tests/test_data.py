@@ -124,3 +124,16 @@ def test_batches_depend_only_on_seed_and_step():
     r0 = BatchSource(loader, 1, 64, None, seed=3, rank=0, world=2)
     r1 = BatchSource(loader, 1, 64, None, seed=3, rank=1, world=2)
     assert not {r0._index(i) for i in range(15)} & {r1._index(i) for i in range(15)}
+
+
+def test_oversampled_set_is_cached_once():
+    # recipes pass a set --data 30 times to weight it; the decoded images must be held once, not 30 times
+    once = PairLoader(find_pairs(PATCHES))
+    many = PairLoader(find_pairs(PATCHES) * 30)
+    assert len(many) == 30 * len(once)
+    for i in range(len(once)):
+        once.load(i)
+    for i in range(len(many)):
+        b, s = many.load(i)
+        assert np.array_equal(b, once.load(i % len(once))[0])
+    assert many.cached == once.cached > 0

@@ -148,7 +148,8 @@ class PairLoader:
 
     def __init__(self, pairs: Sequence[Pair], cache_bytes: int = 4 << 30) -> None:
         self.pairs = list(pairs)
-        self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # keyed by file, not by position: a set passed --data N times (oversampled) is held once
+        self.cache: dict[object, tuple[np.ndarray, np.ndarray]] = {}
         self.cache_bytes = cache_bytes
         self.cached = 0
         self.bad: set[int] = set()
@@ -159,9 +160,10 @@ class PairLoader:
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
         if i in self.bad:
             return None
-        if i in self.cache:
-            return self.cache[i]
         p = self.pairs[i]
+        key = i if p.source is not None else (p.blur, p.sharp)
+        if key in self.cache:
+            return self.cache[key]
         try:
             if p.source is not None:
                 blur, sharp = np.asarray(p.source.x[p.index]), np.asarray(p.source.y[p.index])
@@ -177,7 +179,7 @@ class PairLoader:
             self.bad.add(i)
             return None
         if self.cached + blur.nbytes * 2 <= self.cache_bytes:
-            self.cache[i] = (blur, sharp)
+            self.cache[key] = (blur, sharp)
             self.cached += blur.nbytes * 2
         return blur, sharp
 
