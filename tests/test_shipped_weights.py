@@ -10,16 +10,15 @@ import shutil
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from deblurcli.checkpoints import read_checkpoint
-from deblurcli.cli import main
 from deblurcli.loading import DEFAULT_MODEL, PACKAGE_WEIGHTS, load_model
 
 from .conftest import DATA, ROOT, SHARED
+from .test_cli import _psnr as psnr
+from .test_cli import run
 
 SHIPPED = sorted(PACKAGE_WEIGHTS.glob("*.safetensors"))
 VAL = SHARED / "data" / "pairs" / "reds_train_001"
@@ -29,15 +28,6 @@ VAL = SHARED / "data" / "pairs" / "reds_train_001"
 # slip, fp16 overflow) fails, while a model that merely copies its input fails by far.
 FRAMES = ("00000002.png", "00000005.png")
 MARGIN_DB = 0.3
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / mse))
 
 
 def test_the_default_model_ships():

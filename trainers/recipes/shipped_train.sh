@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The training runs behind the shipped weights (model cards in README.md).
 #   bash trainers/recipes/shipped_train.sh MODEL [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
-# MODEL, in the order the NAFNet stages run: nafnet -> nafnet-ft -> nafnet-reds -> nafnet-reds-long
-# (-> nafnet-deep, the deep variant grown from it);
+# MODEL: nafnet-real is the single stage behind the shipped NAFNet-small. The older chain, in order:
+# nafnet -> nafnet-ft -> nafnet-reds -> nafnet-reds-long (-> nafnet-deep, the deep variant grown from it);
 # uptimus fine-tunes the study's checkpoint. TRAINDATA comes from shipped_data.sh. Validation is
 # always the held-out REDS clip pairs/reds_train_001 (its 4x-downscaled copy reds_small/train_001 is
 # left out of training too). Re-running with the same RUNS folder resumes.
