@@ -12,7 +12,8 @@ import pytest
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
-STAGES = ["nafnet", "nafnet-ft", "nafnet-reds", "nafnet-reds-long", "nafnet-deep", "uptimus"]
+STAGES = ["nafnet", "nafnet-ft", "nafnet-reds", "nafnet-reds-long", "nafnet-deep", "nafnet-real", "nafnet-real-ft",
+          "uptimus"]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
@@ -57,6 +58,13 @@ def test_the_real_blur_mix_has_the_documented_shares(tmp_path):
     assert data[str(tmp_path / "traindata" / "hcblur_1")] == data[str(tmp_path / "traindata" / "hcblur_2")] == 1
     assert str(tmp_path / "traindata") not in data  # the synthetic root is split, not added whole
     assert values(args, "--init") == [str(tmp_path / "runs" / "nafnet-ft" / "best.safetensors")]
+
+
+def test_the_warm_restart_starts_from_the_real_mix_run(tmp_path):
+    args, pairs = recipe_args(tmp_path, "nafnet-real-ft")
+    assert values(args, "--init") == [str(tmp_path / "runs" / "nafnet-real" / "best.safetensors")]
+    assert values(args, "--lr") == ["2e-4"]
+    assert Counter(values(args, "--data"))[str(pairs / "reds_train_000")] == 30  # the same mix
 
 
 def test_a_stage_with_a_checkpoint_resumes(tmp_path):

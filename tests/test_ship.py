@@ -1,0 +1,68 @@
+"""trainers/recipes/ship.py: a run's checkpoint becomes package weights only when it clears the bar."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from deblurcli.checkpoints import read_checkpoint
+
+from .conftest import DATA, ROOT
+
+SHIP = ROOT / "trainers" / "recipes" / "ship.py"
+SHIPPED = ROOT / "deblurcli" / "weights" / "nafnet-small.safetensors"
+
+
+def ship(src, out, *extra):
+    return subprocess.run([sys.executable, str(SHIP), str(src), "--val", str(DATA / "reds"), "--sets", str(DATA),
+                           "--out", str(out), "--command", "bash recipe.sh stage", "--threads", "1", *extra],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_data_summary_counts_oversampled_sets():
+    sys.path.insert(0, str(SHIP.parent))
+    try:
+        from ship import data_summary
+    finally:
+        sys.path.remove(str(SHIP.parent))
+    assert data_summary("a, b, b, c, b") == "a, b x3, c"
+    assert data_summary(None) is None
+
+
+def test_a_model_below_the_bar_is_refused_and_nothing_is_touched(tiny_weights, tmp_path):
+    out = tmp_path / "weights" / "nafnet-tiny.safetensors"
+    out.parent.mkdir()
+    out.write_bytes(b"the weights users have now")
+    r = ship(tiny_weights, out)  # random weights: no gain on real blur
+    assert r.returncode == 1
+    assert "not shipped: the bar is +1.0 dB" in r.stderr.splitlines()[-1]
+    assert out.read_bytes() == b"the weights users have now"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["nafnet-tiny.safetensors"]  # no candidate left
+    card = json.loads(r.stdout)
+    assert card["bar"]["passed"] is False and set(card["sets"]) == {"gopro", "reds"}
+
+
+def test_force_ships_and_records_the_failure(tiny_weights, tmp_path):
+    out = tmp_path / "nafnet-tiny.safetensors"
+    r = ship(tiny_weights, out, "--force")
+    assert r.returncode == 0, r.stderr
+    ck = read_checkpoint(out)
+    assert ck.metadata["bar_passed"] == "false"
+    assert all(t.dtype == torch.float16 for t in ck.state_dict.values() if t.is_floating_point())
+    assert json.loads(out.with_suffix(".json").read_text())["bar"]["passed"] is False
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped default weights")
+def test_a_model_that_deblurs_ships_with_its_numbers(tmp_path):
+    out = tmp_path / "nafnet-small.safetensors"
+    r = ship(SHIPPED, out, "--min-gain", "0.5")
+    assert r.returncode == 0, r.stderr
+    meta = read_checkpoint(out).metadata
+    assert meta["bar_passed"] == "true" and meta["training_command"] == "bash recipe.sh stage"
+    assert float(meta["val_psnr"]) > float(meta["val_input_psnr"]) + 0.5
+    assert float(meta["val_ssim"]) > float(meta["val_input_ssim"])
+    sets = json.loads(meta["real_sets"])
+    assert all(s["psnr"] > s["input_psnr"] for s in sets.values())
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["parameters"] == 1_991_923 and card["validation"]["pairs"] == 2
