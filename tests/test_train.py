@@ -203,3 +203,20 @@ def test_ema_forgets_the_random_start_in_a_short_run():
     # a fixed 0.999 would still hold 0.999**300 = 74% of the initial weights
     assert torch.allclose(ema.state["weight"], torch.ones(4, 4), atol=0.05)
     assert ema.updates == 300
+
+
+def test_a_fine_tune_scores_its_start_and_never_ships_worse(tmp_path):
+    Trainer(opts(tmp_path / "a", 6)).run()
+    start = tmp_path / "a" / "last.safetensors"
+    # a rate far too high: the fine-tune gets worse, so its best checkpoint must still be the start
+    t = Trainer(opts(tmp_path / "ft", 3, init=start, lr=0.5, warmup=0, ema=0.0))
+    t.run()
+    rows = list(csv.DictReader(open(tmp_path / "ft" / "history.csv")))
+    assert [int(r["step"]) for r in rows] == [0, 1, 2, 3] and rows[0]["loss"] == ""
+    v0, v3 = float(rows[0]["val_psnr"]), float(rows[3]["val_psnr"])
+    assert v3 < v0
+    best = read_checkpoint(tmp_path / "ft" / "best.safetensors")
+    assert best.metadata["init"] == str(start) and best.metadata["steps"] == "0"
+    assert float(best.metadata["val_psnr"]) == pytest.approx(v0, abs=1e-4)
+    init = weights(start)
+    assert all(torch.equal(best.state_dict[k], init[k]) for k in init)

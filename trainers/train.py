@@ -358,7 +358,7 @@ class Trainer:
             "training_data": ", ".join(str(d) for d in o.data),
             "validation_data": ", ".join(str(d) for d in o.val) if o.val else
             ", ".join(sorted({p.group for p in self.val_pairs})) or "none",
-            "steps": str(self.step), "loss": o.loss, "seed": str(o.seed), "patch": str(o.patch),
+            "steps": str(self.step), "init": str(o.init) if o.init else None, "loss": o.loss, "seed": str(o.seed), "patch": str(o.patch),
             "batch": str(o.batch * self.dist.world),
             "backbone": self.backbone_source,
             "val_psnr": f"{last_val['val_psnr']:.4f}" if last_val else None,
@@ -444,11 +444,23 @@ class Trainer:
         self.last_lr = lr
         return float(loss.item())
 
+    def validate_start(self) -> None:
+        """Score the --init weights as step 0, so a fine-tune's best.safetensors is never worse than its start."""
+        v = self.validate()
+        if v is None:
+            return
+        self.history.append({"step": 0, "loss": None, "lr": None, "seconds": 0.0, "val_psnr": v[0], "val_ssim": v[1]})
+        self.best_psnr = v[0]
+        self.save_best()
+        log.info("starting point %s: validation %.2f dB / %.4f", self.opts.init, v[0], v[1])
+
     def run(self) -> dict[str, Any]:
         o = self.opts
         t0 = time.perf_counter()
         start = self.step
         interrupted = False
+        if self.dist.main and start == 0 and o.init and not self.history:
+            self.validate_start()
         try:
             while self.step < o.steps:
                 loss = self.train_step()

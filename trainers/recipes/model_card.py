@@ -1,0 +1,144 @@
+"""Write the README's model cards from the cards ship.py left beside the shipped weights.
+
+    python trainers/recipes/model_card.py          # rewrite every card block in README.md
+    python trainers/recipes/model_card.py --check  # exit 1 if a block differs from its weights' card
+
+A block sits between ``<!-- card: NAME -->`` and ``<!-- /card: NAME -->``
+(NAME as in ``deblurcli/weights/NAME.json``). Every number in it comes from
+that JSON, which ship.py measured on the fp16 file users get; the prose
+(architecture, schedule, commands) lives in ``ABOUT`` below, one entry per
+shipped model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WEIGHTS = ROOT / "deblurcli" / "weights"
+README = ROOT / "README.md"
+FRAME_MP = 1280 * 720 / 1e6
+
+REAL_MIX = ("the \"real mix\" of 766 pairs: REDS `reds_train_000` (720p, oversampled x30, 39% of samples), GoPro "
+            "240 fps averages x8, 98 GoPro-style windows of 7-13 frames averaged from the raw 240 fps clip, 208 "
+            "camera-shake pairs (random trajectories and measured kernels), the 4x-downscaled REDS sets, GoPro "
+            "crops, real handheld 60 fps averages")
+SHIP = ("python trainers/recipes/ship.py runs/{stage}/best.safetensors --val ../shared/data/pairs/reds_train_001 \\\n"
+        "        --sets ../shared/data/pairs --out deblurcli/weights/{name}.safetensors{extra} \\\n"
+        "        --command \"{command}\"")
+
+ABOUT = {
+    "nafnet-small": {
+        "title": "`nafnet-small` (the default)",
+        "intro": "`deblurcli folder DIR` with no `-m` and no `--weights` uses it; `deblurcli models` lists it.",
+        "architecture": "NAFNet (Chen et al. 2022), variant `small`: width 16, encoder blocks (1, 1, 2, 4), "
+                        "2 middle blocks, decoder (1, 1, 1, 1)",
+        "training": "two stages, batch 4 x 256 px crops, PSNR loss, AdamW, EMA 0.999: `nafnet-real`, 5000 steps "
+                    "from scratch at lr 8e-4 (200 warm-up steps, cosine decay), then `nafnet-real-ft`, a warm "
+                    "restart from its best checkpoint: {steps} steps at lr 2e-4 (100 warm-up, cosine)",
+        "data": REAL_MIX,
+        "stages": ["nafnet-real", "nafnet-real-ft"],
+        "picture": True,
+    },
+    "uptimus-default": {
+        "title": "`uptimus-default` (the study's model)",
+        "intro": "`deblurcli folder DIR -m uptimus` uses it. It is the origin study's configuration, "
+                 "fine-tuned from the study's own checkpoint (`Uptimus.pth`), and far slower than the default "
+                 "for its quality on a CPU.",
+        "architecture": "Uptimus, a Uformer-style U-shaped transformer (Wang et al. 2022): base width 24, "
+                        "8x8 window attention with 2 heads, LeWin blocks at four scales",
+        "training": "fine-tuned from the study's checkpoint (converted with `deblurcli convert`): {steps} steps, "
+                    "batch 4 x 256 px crops, PSNR loss, AdamW lr 2e-4, 100 warm-up steps, cosine decay, EMA 0.999",
+        "data": REAL_MIX,
+        "stages": ["uptimus"],
+        "min_gain": 0.0,
+    },
+}
+
+
+def render(name: str, card: dict, size_mb: float) -> str:
+    about = ABOUT[name]
+    v, b = card["validation"], card["bar"]
+    gain = v["psnr"] - v["input_psnr"]
+    if b["passed"]:
+        verdict = (f"meets the default model's bar of +{b['min_gain_db']:.1f} dB" if b["min_gain_db"] >= 1.0 else
+                   "better than the input on the clip, and no real set made worse")
+    else:
+        verdict = (f"**below the bar** of +{b['min_gain_db']:.1f} dB (shipped with `--force`, recorded as "
+                   "`bar_passed=false` in its metadata)")
+    extra = (f" --min-gain {b['min_gain_db']:g}" if b["min_gain_db"] != 1.0 else "") + ("" if b["passed"] else " --force")
+    stage = about["stages"][-1]
+    commands = [c.strip() for c in card["training_command"].split("&&")]
+    commands.append(SHIP.format(stage=stage, name=name, extra=extra, command=card["training_command"]))
+    rows = [f"| `{k}` | {s['pairs']} | {s['input_psnr']:.2f} / {s['input_ssim']:.4f} | "
+            f"{s['psnr']:.2f} / {s['ssim']:.4f} | {s['psnr'] - s['input_psnr']:+.2f} |" for k, s in card["sets"].items()]
+    out = [
+        f"## Shipped model: {about['title']}", "",
+        f"`deblurcli/weights/{name}.safetensors`, fp16, {size_mb:.1f} MB, with its numbers in the file's "
+        f"metadata and in `{name}.json` beside it. {about['intro']}", "",
+        "| | |", "|---|---|",
+        f"| architecture | {about['architecture']} |",
+        f"| parameters | {card['parameters']:,} |",
+        f"| GMACs per megapixel | {card['gmacs_per_mp']:.2f} |",
+        f"| seconds per 1280x720 frame | {v['seconds_per_mp'] * FRAME_MP:.2f} (this project's 2-core CPU, "
+        f"2 threads, PyTorch fp32 compute, default tiles; {v['seconds_per_mp']:.2f} s/MP while scoring the "
+        "validation clip) |",
+        f"| validation clip | `{Path(card['validation_clip']).name}` ({v['pairs']} real 720p REDS frames, held out "
+        "of training, and its 4x-downscaled copy too) |",
+        f"| validation PSNR / SSIM | input {v['input_psnr']:.2f} dB / {v['input_ssim']:.4f} -> output "
+        f"**{v['psnr']:.2f} dB / {v['ssim']:.4f}** ({gain:+.3f} dB): {verdict} |",
+        f"| training | {about['training'].format(steps=card['steps'])} |",
+        f"| training data | {about['data']} |", "",
+        "Exact commands (the data, the training stages, then `ship.py`, which scores the fp16 file through "
+        "the `folder` pipeline and writes the card):", "",
+        *[f"    {c}" for c in commands], "",
+        f"Every real set in `../shared/data/pairs`, input -> output (PSNR dB / SSIM), through the shipped file:", "",
+        "| set | pairs | input | output | gain dB |", "|---|---|---|---|---|", *rows,
+    ]
+    if about.get("picture"):
+        out += ["", "![before and after](examples/before_after.png)", "",
+                "*Before (left), the shipped default model, and the sharp frame (right), on the three example "
+                "crops of the held-out clip, drawn by `bash trainers/recipes/before_after.sh`.*"]
+    return "\n".join(out)
+
+
+def blocks(text: str) -> dict[str, re.Match]:
+    return {m.group(1): m for m in re.finditer(r"<!-- card: (\S+) -->\n(.*?)\n<!-- /card: \1 -->", text, re.S)}
+
+
+def expected() -> dict[str, str]:
+    cards = {}
+    for js in sorted(WEIGHTS.glob("*.json")):
+        name = js.stem
+        size = js.with_suffix(".safetensors").stat().st_size / 1e6
+        cards[name] = render(name, json.loads(js.read_text()), size)
+    return cards
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="only report blocks that differ")
+    args = ap.parse_args()
+    text = README.read_text()
+    want = expected()
+    have = blocks(text)
+    missing = sorted(set(want) - set(have))
+    if missing:
+        sys.exit(f"README.md has no block <!-- card: {missing[0]} --> ... <!-- /card: {missing[0]} -->")
+    stale = [n for n in want if have[n].group(2) != want[n]]
+    if args.check:
+        if stale:
+            sys.exit(f"README model cards out of date: {', '.join(stale)} (run {Path(__file__).name})")
+        return
+    for n in stale:
+        m = blocks(text)[n]
+        text = text[:m.start(2)] + want[n] + text[m.end(2):]
+    README.write_text(text)
+    print(f"rewrote {len(stale)} card(s): {', '.join(stale) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
