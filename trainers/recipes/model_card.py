@@ -51,7 +51,7 @@ ABOUT = {
         "architecture": "Uptimus, a Uformer-style U-shaped transformer (Wang et al. 2022): base width 24, "
                         "8x8 window attention with 2 heads, LeWin blocks at four scales",
         "training": "fine-tuned from the study's checkpoint (converted with `deblurcli convert`): {steps} steps, "
-                    "batch 4 x 256 px crops, PSNR loss, AdamW lr 2e-4, 100 warm-up steps, cosine decay, EMA 0.999",
+                    "batch 4 x 256 px crops, Charbonnier loss, AdamW lr 2e-4, 100 warm-up steps, cosine decay, EMA 0.999",
         "data": REAL_MIX,
         "stages": ["uptimus"],
         "min_gain": 0.0,
