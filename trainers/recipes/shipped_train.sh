@@ -59,7 +59,7 @@ case $MODEL in
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
-          --steps 6000 --init "$SEED"); VAL_EVERY=1000 ;;
+          --steps 1200 --init "$SEED"); VAL_EVERY=600 ;;
   *) echo "unknown model $MODEL" >&2; exit 2 ;;
 esac
 OUT=$R/$MODEL
