@@ -55,11 +55,12 @@ case $MODEL in
   nafnet)  # first stage; the shipped chain stopped it (Ctrl-C, a resumable last) at step 1533 of 2500
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 5e-4 --ema 0.999 --warmup 300 --steps 2500) ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
+    # Planned as 1200 steps; cut to 1000 at step 478 (Ctrl-C, resume) so it ends within the session
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
-          --steps 1200 --init "$SEED"); VAL_EVERY=600 ;;
+          --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
   *) echo "unknown model $MODEL" >&2; exit 2 ;;
 esac
 OUT=$R/$MODEL
