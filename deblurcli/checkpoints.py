@@ -12,6 +12,7 @@ are read with ``torch.load(weights_only=True)``: never unrestricted pickle.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,13 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path, kind, sd, meta)
 
 
+def _default_mode(path: Path) -> None:
+    """safetensors writes 0600 files; give checkpoints the mode any new file gets (0666 minus the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def save_checkpoint(
     path: str | Path,
     state_dict: Mapping[str, torch.Tensor],
@@ -177,6 +185,7 @@ def save_checkpoint(
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         save_file(tensors, str(tmp), metadata=meta)
+        _default_mode(tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -108,3 +108,18 @@ def test_safetensors_header_starting_with_0x80_is_not_taken_for_a_pickle(tmp_pat
         pytest.fail("could not make a header starting with 0x80")
     assert sniff(p) == "safetensors"
     assert read_checkpoint(p).metadata["pad"] == "x" * pad
+
+
+def test_saved_checkpoints_get_the_usual_file_mode(tmp_path):
+    import os
+
+    from deblurcli.checkpoints import save_checkpoint
+    from deblurcli.models import create_model, get_spec
+
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "w.safetensors", create_model("nafnet", "tiny").state_dict(), "nafnet",
+                               get_spec("nafnet").config("tiny"))
+    finally:
+        os.umask(old)
+    assert (os.stat(path).st_mode & 0o777) == 0o644  # readable by the group and others, like any new file
