@@ -358,7 +358,8 @@ class Trainer:
             "training_data": ", ".join(str(d) for d in o.data),
             "validation_data": ", ".join(str(d) for d in o.val) if o.val else
             ", ".join(sorted({p.group for p in self.val_pairs})) or "none",
-            "steps": str(self.step), "init": str(o.init) if o.init else None, "loss": o.loss, "seed": str(o.seed), "patch": str(o.patch),
+            "steps": str(self.step), "init": str(o.init) if o.init else None, "loss": o.loss, "seed": str(o.seed),
+            "patch": str(o.patch),
             "batch": str(o.batch * self.dist.world),
             "backbone": self.backbone_source,
             "val_psnr": f"{last_val['val_psnr']:.4f}" if last_val else None,

@@ -40,7 +40,7 @@ ABOUT = {
                     "from scratch at lr 8e-4 (200 warm-up steps, cosine decay), then `nafnet-real-ft`, a warm "
                     "restart from its best checkpoint: {steps} steps at lr 2e-4 (100 warm-up, cosine)",
         "data": REAL_MIX,
-        "stages": ["nafnet-real", "nafnet-real-ft"],
+        "stage": "nafnet-real-ft",  # the last one: ship.py reads its best.safetensors
         "picture": True,
     },
     "uptimus-default": {
@@ -51,11 +51,13 @@ ABOUT = {
                  "takes about 2.5 times as long per frame on a CPU and makes the GoPro clip GOPR0374 slightly "
                  "worse, so the default stays NAFNet-small, the best quality per second.",
         "architecture": "Uptimus, a Uformer-style U-shaped transformer (Wang et al. 2022): base width 24, "
-                        "LeWin blocks (8x8 window attention with 2 heads, a depthwise-convolution feed-forward) at three scales (two 2x downsamples)",
+                        "LeWin blocks (8x8 window attention with 2 heads, a depthwise-convolution feed-forward) "
+                        "at three scales (two 2x downsamples)",
         "training": "fine-tuned from the study's checkpoint (converted with `deblurcli convert`): {steps} steps, "
-                    "batch 4 x 256 px crops, Charbonnier loss, AdamW lr 2e-4, 100 warm-up steps, cosine decay, EMA 0.999",
+                    "batch 4 x 256 px crops, Charbonnier loss, AdamW lr 2e-4, 100 warm-up steps, cosine decay, "
+                    "EMA 0.999",
         "data": REAL_MIX,
-        "stages": ["uptimus"],
+        "stage": "uptimus",
     },
 }
 
@@ -75,12 +77,13 @@ def render(name: str, card: dict, size_mb: float) -> str:
             why.append("makes " + ", ".join(f"`{w}`" for w in b["worse_sets"]) + " worse (see the table below)")
         verdict = (f"**misses the bar**: it {' and '.join(why)}; shipped with `--force`, recorded as "
                    "`bar_passed=false` in its metadata")
-    extra = (f" --min-gain {b['min_gain_db']:g}" if b["min_gain_db"] != 1.0 else "") + ("" if b["passed"] else " --force")
-    stage = about["stages"][-1]
+    extra = f" --min-gain {b['min_gain_db']:g}" if b["min_gain_db"] != 1.0 else ""
+    extra += "" if b["passed"] else " --force"
     commands = [c.strip() for c in card["training_command"].split("&&")]
-    commands.append(SHIP.format(stage=stage, name=name, extra=extra, command=card["training_command"]))
+    commands.append(SHIP.format(stage=about["stage"], name=name, extra=extra, command=card["training_command"]))
     rows = [f"| `{k}` | {s['pairs']} | {s['input_psnr']:.2f} / {s['input_ssim']:.4f} | "
-            f"{s['psnr']:.2f} / {s['ssim']:.4f} | {s['psnr'] - s['input_psnr']:+.2f} |" for k, s in card["sets"].items()]
+            f"{s['psnr']:.2f} / {s['ssim']:.4f} | {s['psnr'] - s['input_psnr']:+.2f} |"
+            for k, s in card["sets"].items()]
     out = [
         f"## Shipped model: {about['title']}", "",
         f"`deblurcli/weights/{name}.safetensors`, fp16, {size_mb:.1f} MB, with its numbers in the file's "
@@ -101,7 +104,7 @@ def render(name: str, card: dict, size_mb: float) -> str:
         "Exact commands (the data, the training stages, then `ship.py`, which scores the fp16 file through "
         "the `folder` pipeline and writes the card):", "",
         *[f"    {c}" for c in commands], "",
-        f"Every real set in `../shared/data/pairs`, input -> output (PSNR dB / SSIM), through the shipped file:", "",
+        "Every real set in `../shared/data/pairs`, input -> output (PSNR dB / SSIM), through the shipped file:", "",
         "| set | pairs | input | output | gain dB |", "|---|---|---|---|---|", *rows,
     ]
     if about.get("picture"):
