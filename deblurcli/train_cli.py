@@ -36,7 +36,7 @@ def _progress_printer(quiet: bool, every: int):
                                               rate=0.0, val="")
             rate = (row["step"] - row["start"]) / row["seconds"] if row["seconds"] > 0 else 0.0
             if row["val_psnr"] is not None:
-                state["val"] = f"val {row['val_psnr']:.2f} dB / {row['val_ssim']:.4f}"
+                state["val"] = f"val {row['val_psnr']:.2f} dB / {row['val_ssim']:.4f} ({row.get('val_gain', 0):+.2f})"
             prog.update(state["task"], completed=row["step"], loss=row["loss"], lr=row["lr"], rate=rate,
                         val=state.get("val", ""))
 
@@ -46,7 +46,10 @@ def _progress_printer(quiet: bool, every: int):
         if row["step"] % every == 0 or row["val_psnr"] is not None or row["step"] == row["total"]:
             rate = (row["step"] - row["start"]) / row["seconds"] if row["seconds"] > 0 else 0.0
             eta = (row["total"] - row["step"]) / rate if rate else 0.0
-            val = f"  val {row['val_psnr']:.2f} dB / {row['val_ssim']:.4f}" if row["val_psnr"] is not None else ""
+            val = ""
+            if row["val_psnr"] is not None:
+                sets = "  ".join(f"{k[4:-5]} {v:+.2f}" for k, v in row.items() if k.startswith("val/") and k.endswith("/gain"))
+                val = f"  val {row['val_psnr']:.2f} dB / {row['val_ssim']:.4f}, mean gain {row.get('val_gain', 0):+.3f} [{sets}]"
             print(f"step {row['step']}/{row['total']}  loss {row['loss']:.4f}  lr {row['lr']:.2e}  "
                   f"{rate:.2f} it/s  ETA {eta / 60:.0f} min{val}", file=sys.stderr, flush=True)
 
@@ -98,7 +101,10 @@ def _progress_printer(quiet: bool, every: int):
 @click.option("--blur-dir", default="blur", show_default=True, help="Name of the blurry folder (e.g. blur_gamma).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (torchrun sets the GPU).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all cores).")
-@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
+@click.option("--no-amp", is_flag=True, help="No mixed precision (default: bf16 autocast on GPUs and on CPUs with "
+                                            "native bf16, fp16 on older GPUs; fp32 elsewhere).")
+@click.option("--time-limit", help="Stop cleanly after this much wall-clock (e.g. 2h, 90m, 1h30m) with a "
+                                   "resumable last.safetensors; --resume continues exactly.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @handle_errors
 def train(arch: str, data: tuple[Path, ...], val: tuple[Path, ...], val_fraction: float, val_max: int,
@@ -106,18 +112,21 @@ def train(arch: str, data: tuple[Path, ...], val: tuple[Path, ...], val_fraction
           lr: float | None, min_lr: float, weight_decay: float | None, loss: str | None, warmup: int | None,
           clip: float, ema: float, seed: int, save_every: int, val_every: int, resume: bool, init: Path | None,
           freeze_steps: int | None, backbone_weights: Path | None, blur_dir: str, device: str,
-          threads: int | None, no_amp: bool, quiet: bool) -> None:
+          threads: int | None, no_amp: bool, time_limit: str | None, quiet: bool) -> None:
     """Train ARCH on blurry/sharp pairs, with checkpoints you can resume.
 
     Writes OUT/last.safetensors (resumable: optimiser, EMA, step, RNG),
-    OUT/best.safetensors (best validation PSNR), history.csv and curves.png.
+    OUT/best.safetensors, history.csv and curves.png. Each --val folder is
+    a validation set (e.g. one per blur kind), reported on its own; 'best'
+    is the checkpoint with the highest mean PSNR gain over the sets' blurry
+    inputs.
     Both checkpoints load with 'deblurcli folder --weights'. Ctrl-C saves a
     resumable checkpoint. For several GPUs or nodes, start it with
     'torchrun --nproc_per_node N -m deblurcli train ...'.
     """
     import logging
 
-    from trainers.train import TrainOptions, Trainer
+    from trainers.train import TrainOptions, Trainer, parse_duration
 
     from .models import get_spec
 
@@ -136,7 +145,8 @@ def train(arch: str, data: tuple[Path, ...], val: tuple[Path, ...], val_fraction
                         weight_decay=weight_decay, loss=loss, warmup=warmup, clip=clip, ema=ema, seed=seed,
                         save_every=save_every, val_every=val_every, resume=resume, init=init,
                         freeze_steps=freeze_steps, backbone_weights=backbone_weights, device=device, threads=threads,
-                        amp=not no_amp, blur_dir=blur_dir, quiet=quiet)
+                        amp=not no_amp, blur_dir=blur_dir, quiet=quiet,
+                        time_limit=parse_duration(time_limit) if time_limit else None)
     prog, update = _progress_printer(quiet, 50)
     trainer = Trainer(opts, progress=None)
     if trainer.dist.main:
@@ -159,8 +169,13 @@ def train(arch: str, data: tuple[Path, ...], val: tuple[Path, ...], val_fraction
         click.echo(f"interrupted at step {result['steps']}; saved {out / 'last.safetensors'}; continue with --resume",
                    err=True)
         sys.exit(130)
+    if result["timed_out"]:
+        click.echo(f"time limit reached at step {result['steps']} of {trainer.opts.steps}; saved "
+                   f"{out / 'last.safetensors'}; continue with --resume", err=True)
+        return
     if not quiet:
-        best = f", best validation PSNR {result['best_psnr']:.2f} dB" if result["best_psnr"] > -1e9 else ""
+        best = (f", best validation PSNR {result['best_psnr']:.2f} dB (mean gain {result['best_gain']:+.2f} dB)"
+                if result["best_psnr"] > -1e9 else "")
         click.echo(f"done: {result['steps']} steps in {result['seconds']:.0f} s{best}; {out / 'best.safetensors'}",
                    err=True)
 
@@ -185,25 +200,43 @@ def train(arch: str, data: tuple[Path, ...], val: tuple[Path, ...], val_fraction
 @click.option("--noise", type=click.FloatRange(min=0), default=0.01, show_default=True,
               help="Largest read-noise sigma (linear light, 0-1); shot noise scales with it. 0 = none.")
 @click.option("--jpeg", help="JPEG quality range for the blurry images, e.g. 70-95 (default: no JPEG).")
+@click.option("--jpeg-prob", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Share of blurry images that get the JPEG round trip (with --jpeg).")
 @click.option("--crop", type=click.IntRange(min=16), help="Camera shake: random crops of this size.")
+@click.option("--highlights", type=click.FloatRange(0, 1), default=0.4, show_default=True,
+              help="Camera shake: share of pairs whose highlights saturate (radiance scaled above white, "
+                   "clipped after blurring).")
+@click.option("--rotation", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="Camera shake: share of trajectory pairs with an in-plane rotation (spatially varying blur).")
+@click.option("--plain", is_flag=True, help="Camera shake: sRGB curve only, no highlights, no rotation.")
+@click.option("--include", help="Camera shake: only images whose names match this glob (e.g. 'test_*').")
+@click.option("--exclude", help="Camera shake: leave out images whose names match this glob.")
+@click.option("--average", type=click.Choice(["linear", "srgb", "both"]), default="linear", show_default=True,
+              help="With --from-video: average in linear light (GoPro's blur_gamma), the sRGB codes (GoPro's "
+                   "blur), or both (two pairs per window).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Makes the run reproducible.")
 @click.option("--force", is_flag=True, help="Write into an OUT that already has pairs.json.")
 @handle_errors
 def synth(sharp: Path, out: Path, video: bool, window: str, stride: int | None, offset: int, limit: int | None,
           per_image: int, kernels: Path | None, real_fraction: float, kernel_size: str, noise: float,
-          jpeg: str | None, crop: int | None, seed: int, force: bool) -> None:
+          jpeg: str | None, jpeg_prob: float, crop: int | None, highlights: float, rotation: float, plain: bool,
+          include: str | None, exclude: str | None, average: str, seed: int, force: bool) -> None:
     """Make blurry/sharp training pairs from SHARP images or video into OUT.
 
     Camera shake (default): each image under SHARP is blurred with random
-    camera-motion kernels (Boracchi and Foi 2012) and/or real kernels, in
-    linear light, with sensor noise. With --from-video, windows of
-    consecutive frames are averaged in linear light and the middle frame is
-    the target, as GoPro and REDS were made. OUT gets the GoPro layout and
-    pairs.json (each pair's kernel or frame window, and the seed).
+    camera-motion kernels (Boracchi and Foi 2012) and/or real kernels through
+    a camera model (RSBlur, Rim et al. 2022): linear light with a tone curve
+    drawn per pair, saturated highlights, some rotating (spatially varying)
+    paths, Poisson-Gaussian noise, optional JPEG. With --from-video, windows of
+    consecutive frames are averaged and the middle frame is the target, as
+    GoPro and REDS were made. OUT gets the GoPro layout and pairs.json (each
+    pair's kernel or frame window, what the camera model drew, and the seed).
     """
     import numpy as np
 
-    from trainers.synth import SynthError, Writer, folder_frames, load_kernels, parse_window, synth_from_frames, synth_shake, video_frames
+    from trainers.camera import Camera
+    from trainers.synth import (ShakeOptions, SynthError, Writer, folder_frames, load_kernels, parse_window,
+                                synth_from_frames, synth_shake, video_frames)
 
     if (out / "pairs.json").exists() and not force:
         raise fail(f"{out} already holds synthetic pairs; pass --force or choose another OUT")
@@ -214,18 +247,23 @@ def synth(sharp: Path, out: Path, video: bool, window: str, stride: int | None, 
             writer = Writer(out, seed, "video", [])
             frames = folder_frames(sharp) if sharp.is_dir() else video_frames(sharp)
             out.mkdir(parents=True, exist_ok=True)
-            n = synth_from_frames(frames, writer, sharp.stem, lo_hi, stride, offset, limit, rng)
-            writer.finish(source=str(sharp), window=list(lo_hi), stride=stride, offset=offset)
+            n = synth_from_frames(frames, writer, sharp.stem, lo_hi, stride, offset, limit, rng, average)
+            writer.finish(source=str(sharp), window=list(lo_hi), stride=stride, offset=offset, average=average)
         else:
             if sharp.is_file():
                 raise fail(f"{sharp} is a file: camera shake takes a folder of sharp images (for a video add --from-video)")
-            ks = load_kernels(kernels) if kernels else None
-            size = parse_window(kernel_size)
             q = parse_window(jpeg) if jpeg else None
+            cam = Camera(noise=noise, jpeg=q, jpeg_prob=jpeg_prob,
+                         saturate_prob=0.0 if plain else highlights, rotation_prob=0.0 if plain else rotation,
+                         srgb_prob=1.0 if plain else 0.5)
+            o = ShakeOptions(per_image=per_image, kernels=load_kernels(kernels) if kernels else None,
+                             real_fraction=real_fraction, size=parse_window(kernel_size), crop=crop, camera=cam,
+                             include=include, exclude=exclude, limit=limit)
             writer = Writer(out, seed, "shake", [])
             out.mkdir(parents=True, exist_ok=True)
-            n = synth_shake(sharp, writer, rng, per_image, ks, real_fraction, noise, q, crop, size)
-            writer.finish(source=str(sharp), noise=noise, jpeg=jpeg, kernels=str(kernels) if kernels else None)
+            n = synth_shake(sharp, writer, rng, o)
+            writer.finish(source=str(sharp), noise=noise, jpeg=jpeg, kernels=str(kernels) if kernels else None,
+                          camera={k: v for k, v in vars(cam).items()}, include=include, exclude=exclude, crop=crop)
     except SynthError as e:
         raise fail(str(e)) from None
     click.echo(f"{n} pairs -> {out} (pairs.json records how each was made)", err=True)

@@ -19,13 +19,13 @@ seed, so a run can be reproduced and checked.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-import cv2
 import numpy as np
 
 from deblurcli.errors import DeblurError
@@ -36,20 +36,8 @@ class SynthError(DeblurError):
     """Sharp input that cannot be turned into pairs."""
 
 
-# --- colour ------------------------------------------------------------------------------------
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 decoding, float in [0, 1]."""
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-
-
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+from .camera import (Camera, convolve, decode, degrade, jpeg_roundtrip, linear_to_srgb,  # noqa: F401
+                     srgb_to_linear, to_uint8)
 
 
 # --- camera-shake kernels ---------------------------------------------------------------------
@@ -97,13 +85,19 @@ def rasterise(traj: np.ndarray, size: int, exposure: float = 1.0) -> np.ndarray:
 
 def random_kernel(rng: np.random.Generator, min_size: int = 7, max_size: int = 65) -> np.ndarray:
     """A camera-shake kernel of odd size in [min_size, max_size]."""
+    return random_path_kernel(rng, min_size, max_size)[0]
+
+
+def random_path_kernel(rng: np.random.Generator, min_size: int, max_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, the part of the camera path it was drawn from, complex pixels)."""
     size = int(rng.integers(min_size // 2, max_size // 2 + 1)) * 2 + 1
     length = rng.uniform(0.35, 0.9) * size
     traj = random_trajectory(rng, length)
     extent = max(np.ptp(traj.real), np.ptp(traj.imag), 1e-6)
     if extent > size - 3:  # keep the whole path inside the kernel
         traj = traj * ((size - 3) / extent)
-    return rasterise(traj, size, exposure=rng.uniform(0.5, 1.0))
+    exposure = rng.uniform(0.5, 1.0)
+    return rasterise(traj, size, exposure=exposure), traj[: max(2, int(len(traj) * exposure))]
 
 
 def load_kernels(folder: str | Path) -> list[tuple[str, np.ndarray]]:
@@ -119,36 +113,22 @@ def load_kernels(folder: str | Path) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def blur_with_kernel(sharp: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Convolve a uint8 RGB image with ``kernel`` in linear light (borders reflected); float sRGB out."""
-    lin = srgb_to_linear(sharp.astype(np.float64) / 255.0).astype(np.float32)
-    # cv2.filter2D correlates: flip the kernel for a true convolution
-    k = np.ascontiguousarray(kernel[::-1, ::-1], dtype=np.float32)
-    out = cv2.filter2D(lin, -1, k, borderType=cv2.BORDER_REFLECT_101)
-    return out  # linear light
-
-
-def add_noise(linear: np.ndarray, rng: np.random.Generator, read_sigma: float, shot: float) -> np.ndarray:
-    """Signal-dependent sensor noise in linear light: variance = shot * x + read_sigma^2."""
-    if read_sigma <= 0 and shot <= 0:
-        return linear
-    std = np.sqrt(np.maximum(linear, 0) * shot + read_sigma ** 2)
-    return linear + rng.standard_normal(linear.shape).astype(np.float32) * std.astype(np.float32)
-
-
-def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+def blur_with_kernel(sharp: np.ndarray, kernel: np.ndarray, gamma: float | None = None) -> np.ndarray:
+    """Convolve a uint8 RGB image with ``kernel`` in linear light (borders reflected); linear light out."""
+    return convolve(decode(sharp, gamma), kernel)
 
 
 # --- temporal averaging ---------------------------------------------------------------------------
 
-def average_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Mean of uint8 RGB frames in linear light, as uint8 sRGB."""
+def average_frames(frames: Sequence[np.ndarray], linear: bool = True) -> np.ndarray:
+    """Mean of uint8 RGB frames, as uint8 sRGB: in linear light (GoPro's ``blur_gamma``), or of the
+    sRGB codes themselves (``linear=False``: GoPro's ``blur``, what its camera-less averaging did)."""
     acc = np.zeros(frames[0].shape, dtype=np.float64)
     for f in frames:
-        acc += srgb_to_linear(f.astype(np.float64) / 255.0)
-    return to_uint8(linear_to_srgb(acc / len(frames)))
+        x = f.astype(np.float64) / 255.0
+        acc += srgb_to_linear(x) if linear else x
+    mean = acc / len(frames)
+    return to_uint8(linear_to_srgb(mean) if linear else mean)
 
 
 def parse_window(text: str) -> tuple[int, int]:
@@ -220,10 +200,18 @@ class Writer:
         return side
 
 
+AVERAGES = ("linear", "srgb", "both")
+
+
 def synth_from_frames(frames: Iterable[tuple[np.ndarray, float | None]], writer: Writer, group: str,
                       window: tuple[int, int], stride: int | None, offset: int, limit: int | None,
-                      rng: np.random.Generator) -> int:
-    """Average windows of consecutive frames; the middle frame is the target."""
+                      rng: np.random.Generator, average: str = "linear") -> int:
+    """Average windows of consecutive frames; the middle frame is the target.
+
+    ``average``: ``linear`` (in linear light, like GoPro's ``blur_gamma``), ``srgb`` (the codes, like
+    GoPro's ``blur``) or ``both`` (two pairs per window, names ending ``_lin`` and ``_srgb``).
+    """
+    ways = {"linear": [True], "srgb": [False], "both": [True, False]}[average]
     buf: list[tuple[np.ndarray, float | None]] = []
     index = 0  # index of buf[0] in the stream
     made = 0
@@ -241,70 +229,90 @@ def synth_from_frames(frames: Iterable[tuple[np.ndarray, float | None]], writer:
                 break
             win = buf[:n]
             mid = (n - 1) // 2
-            blur = average_frames([f for f, _ in win])
-            writer.add(group, f"{made:05d}", blur, win[mid][0], frames=[start, start + n - 1], window=n,
-                       sharp_frame=start + mid, times=[win[0][1], win[-1][1]])
+            for linear in ways:
+                suffix = "" if len(ways) == 1 else ("_lin" if linear else "_srgb")
+                blur = average_frames([f for f, _ in win], linear)
+                writer.add(group, f"{made:05d}{suffix}", blur, win[mid][0], frames=[start, start + n - 1], window=n,
+                           sharp_frame=start + mid, times=[win[0][1], win[-1][1]],
+                           average="linear" if linear else "srgb")
             made += 1
             if limit and made >= limit:
-                return made
+                return made * len(ways)
             start += stride or n
             n = int(rng.integers(window[0], window[1] + 1))
     if made == 0:
         raise SynthError(f"the input has {seen} frames, fewer than one window of {n} from frame {offset}")
-    return made
+    return made * len(ways)
 
 
-def sharp_images(root: Path) -> list[Path]:
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+def sharp_images(root: Path, include: str | None = None, exclude: str | None = None) -> list[Path]:
+    """Images under ``root``, whose names match the glob ``include`` and not ``exclude``."""
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
+                   and (include is None or fnmatch.fnmatch(p.name, include))
+                   and (exclude is None or not fnmatch.fnmatch(p.name, exclude)))
     if not files:
-        raise SynthError(f"no images under {root}")
+        raise SynthError(f"no images under {root}" + (f" matching {include!r}" if include else "")
+                         + (f" and not {exclude!r}" if exclude else ""))
     return files
 
 
-def synth_shake(root: Path, writer: Writer, rng: np.random.Generator, per_image: int,
-                kernels: list[tuple[str, np.ndarray]] | None, real_fraction: float, noise: float,
-                jpeg: tuple[int, int] | None, crop: int | None, size: tuple[int, int] = (7, 65)) -> int:
-    """Camera-shake pairs: random or real kernels, linear-light convolution, noise, JPEG."""
+@dataclass(frozen=True)
+class ShakeOptions:
+    """What ``synth_shake`` draws from: kernels, sizes, crops and the camera model."""
+
+    per_image: int = 2
+    kernels: list[tuple[str, np.ndarray]] | None = None
+    real_fraction: float = 0.3
+    size: tuple[int, int] = (7, 65)
+    crop: int | None = None
+    camera: Camera = Camera()
+    include: str | None = None
+    exclude: str | None = None
+    limit: int | None = None
+
+
+def _load_sharp(path: Path) -> np.ndarray:
+    img = read_image(path)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    img = img[:, :, :3]
+    return to_uint8(img / 65535.0) if img.dtype == np.uint16 else img
+
+
+def _draw_kernel(rng: np.random.Generator, o: ShakeOptions) -> tuple[np.ndarray, np.ndarray | None, str]:
+    if o.kernels and rng.random() < o.real_fraction:
+        kname, k = o.kernels[int(rng.integers(len(o.kernels)))]
+        return np.rot90(k, int(rng.integers(4))), None, f"real:{kname}"
+    k, traj = random_path_kernel(rng, *o.size)
+    return k, traj, "trajectory"
+
+
+def synth_shake(root: Path, writer: Writer, rng: np.random.Generator, o: ShakeOptions) -> int:
+    """Camera-shake pairs: random or real kernels through the camera model (see :mod:`trainers.camera`)."""
     made = 0
     kdir = writer.out / "kernels"
     kdir.mkdir(parents=True, exist_ok=True)
-    for path in sharp_images(root):
-        img = read_image(path)
-        if img.ndim == 2:
-            img = np.repeat(img[:, :, None], 3, axis=2)
-        img = img[:, :, :3]
-        if img.dtype == np.uint16:
-            img = to_uint8(img / 65535.0)
+    for path in sharp_images(root, o.include, o.exclude):
+        img = _load_sharp(path)
         rel = path.parent.relative_to(root)
         group = "_".join(rel.parts) if rel.parts else root.name
-        for j in range(per_image):
+        for j in range(o.per_image):
             sharp = img
-            if crop and min(img.shape[:2]) > crop:
-                y = int(rng.integers(0, img.shape[0] - crop + 1))
-                x = int(rng.integers(0, img.shape[1] - crop + 1))
-                sharp = img[y:y + crop, x:x + crop]
-            if kernels and rng.random() < real_fraction:
-                kname, k = kernels[int(rng.integers(len(kernels)))]
-                k = np.rot90(k, int(rng.integers(4)))
-                source = f"real:{kname}"
-            else:
-                k = random_kernel(rng, *size)
-                source = "trajectory"
-            lin = blur_with_kernel(np.ascontiguousarray(sharp), k)
-            read_sigma = float(rng.uniform(0, noise))
-            shot = float(rng.uniform(0, noise * noise * 4))
-            lin = add_noise(lin, rng, read_sigma, shot)
-            blur = to_uint8(linear_to_srgb(lin))
-            q = int(rng.integers(jpeg[0], jpeg[1] + 1)) if jpeg else None
-            if q:
-                blur = jpeg_roundtrip(blur, q)
+            if o.crop and min(img.shape[:2]) > o.crop:
+                y = int(rng.integers(0, img.shape[0] - o.crop + 1))
+                x = int(rng.integers(0, img.shape[1] - o.crop + 1))
+                sharp = img[y:y + o.crop, x:x + o.crop]
+            sharp = np.ascontiguousarray(sharp)
+            k, traj, source = _draw_kernel(rng, o)
+            blur, info = degrade(sharp, k, traj, o.camera, rng)
             name = f"{path.stem}_{j:02d}"
             kfile = kdir / f"{group}_{name}.npy"
             np.save(kfile, k.astype(np.float32))
-            writer.add(group, name, blur, np.ascontiguousarray(sharp), source=str(path), kernel=str(kfile.relative_to(writer.out)),
-                       kernel_source=source, kernel_size=int(k.shape[0]), read_sigma=read_sigma, shot=shot,
-                       jpeg_quality=q)
+            writer.add(group, name, blur, sharp, source=str(path), kernel=str(kfile.relative_to(writer.out)),
+                       kernel_source=source, kernel_size=int(k.shape[0]), **info)
             made += 1
+            if o.limit and made >= o.limit:
+                return made
     return made
 
 

@@ -34,6 +34,7 @@ from deblurcli.models import config_to_json, create_model, get_spec
 from .data import BatchSource, DataError, Pair, PairLoader, find_pairs, split_by_group
 from .grow import GrowError, grow
 from .losses import CombinedLoss
+from .validation import ValResult, ValSet, set_names, validate_sets
 
 log = logging.getLogger("deblurcli.train")
 TRAIN_PREFIX = "_train/"
@@ -96,6 +97,8 @@ class TrainOptions:
     device: str = "auto"
     threads: int | None = None
     amp: bool = True
+    channels_last: bool = True
+    time_limit: float | None = None  # seconds of wall-clock for this invocation
     blur_dir: str = "blur"
     log_every: int = 50
     quiet: bool = False
@@ -118,6 +121,38 @@ class TrainOptions:
         d = asdict(self)
         return {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list) else v)
                 for k, v in d.items()}
+
+
+def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """Mixed precision for training: bf16 on CUDA GPUs and on CPUs with native bf16 (AVX512-BF16 or AMX),
+    fp16 (with a gradient scaler) on older GPUs, none elsewhere."""
+    if not enabled:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return None
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX tiles, as PyTorch's CPU capability checks report them."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, c, lambda: False)()) for c in checks)
+
+
+def parse_duration(text: str) -> float:
+    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or plain seconds -> seconds."""
+    import re
+
+    t = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", t)
+    if not t or not m or not any(m.groups()):
+        raise DeblurError(f"time limit {text!r}: expected a duration like 2h, 90m, 1h30m or 45s")
+    h, mi, se = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + se
 
 
 def lr_at(step: int, base: float, total: int, warmup: int, floor: float) -> float:
@@ -258,9 +293,13 @@ class Trainer:
                                      weight_decay=o.weight_decay)
         self.ema = EMA(self.model, o.ema) if o.ema else None
         self.step = 0
-        self.best_psnr = -math.inf
+        self.best_psnr = -math.inf  # validation PSNR of best.safetensors
+        self.best_gain = -math.inf  # its mean PSNR gain over the validation sets: what 'best' means
         self.history: list[dict[str, Any]] = []
-        self.scaler = torch.amp.GradScaler("cuda", enabled=o.amp and self.device.type == "cuda")
+        self.amp_dtype = amp_dtype(self.device, o.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        if o.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         o.out.mkdir(parents=True, exist_ok=True)
         if o.resume:
             self._resume()
@@ -278,16 +317,15 @@ class Trainer:
         for d in o.data:
             pairs += find_pairs(d, o.blur_dir)
         if o.val:
-            val = []
-            for d in o.val:
-                val += find_pairs(d, o.blur_dir)
+            self.val_sets = [ValSet(n, find_pairs(d, o.blur_dir)) for n, d in zip(set_names(o.val), o.val)]
             roots = {Path(d).resolve() for d in o.val}
             overlap = [p for p in pairs if p.blur is not None and any(r in p.blur.resolve().parents for r in roots)]
             if overlap:
                 raise DataError(f"validation data {o.val[0]} is also under the training data ({overlap[0].name}); "
                                 "keep them apart")
-            return pairs, val
+            return pairs, [p for s in self.val_sets for p in s.pairs]
         train, val = split_by_group(pairs, o.val_fraction, o.seed)
+        self.val_sets = [ValSet("split", val)] if val else []
         if not val and o.val_fraction > 0 and self.dist.main:
             log.warning("one sequence only: no validation split (pass --val DIR); 'best' follows the training loss")
         return train, val
@@ -331,6 +369,10 @@ class Trainer:
         self.step = int(state["step"])
         best = state.get("best_psnr")  # None until the first validation (JSON has no -inf)
         self.best_psnr = -math.inf if best is None else float(best)
+        gain = state.get("best_gain")
+        self.best_gain = -math.inf if gain is None else float(gain)
+        for s in self.val_sets:  # the blurry inputs' scores, measured once per run
+            s.input_psnr, s.input_ssim = state.get("val_inputs", {}).get(s.name, (None, None))
         self.history = self._read_history()
         self.history = [h for h in self.history if h["step"] <= self.step]
         if self.dist.main:
@@ -364,12 +406,17 @@ class Trainer:
             "backbone": self.backbone_source,
             "val_psnr": f"{last_val['val_psnr']:.4f}" if last_val else None,
             "val_ssim": f"{last_val['val_ssim']:.4f}" if last_val else None,
+            "val_gain": f"{last_val['val_gain']:.4f}" if last_val and last_val.get("val_gain") is not None else None,
+            "val_sets": json.dumps({k[4:]: round(v, 4) for k, v in last_val.items()
+                                    if k.startswith("val/") and v is not None}) if last_val else None,
         }
 
     def save_last(self) -> Path:
         raw = self.model.state_dict() if self.ema is not None else None
         tensors, groups = _training_state(self.opt, raw)
         state = {"step": self.step, "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
+                 "best_gain": self.best_gain if math.isfinite(self.best_gain) else None,
+                 "val_inputs": {s.name: (s.input_psnr, s.input_ssim) for s in self.val_sets if s.input_psnr is not None},
                  "param_groups": groups, "options": self.opts.to_json(), "world": self.dist.world,
                  "ema_updates": self.ema.updates if self.ema is not None else 0}
         sd = {**self.inference_state(), **tensors}
@@ -387,7 +434,8 @@ class Trainer:
 
         p = self.opts.out / "history.csv"
         tmp = p.with_name(".history.csv.tmp")
-        cols = ["step", "loss", "lr", "seconds", "val_psnr", "val_ssim"]
+        cols = ["step", "loss", "lr", "seconds", "val_psnr", "val_ssim", "val_gain"]
+        cols += sorted({k for h in self.history for k in h if k.startswith("val/")})
         with open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=cols)
             w.writeheader()
@@ -401,16 +449,22 @@ class Trainer:
 
     # -- validation -------------------------------------------------------------------------------
     @torch.no_grad()
-    def validate(self) -> tuple[float, float] | None:
-        from .evaluate import evaluate_model
-
-        if not self.val_pairs:
+    def validate(self) -> ValResult | None:
+        """Every validation set, scored with the inference weights (EMA when on) in fp32."""
+        if not self.val_sets:
             return None
         model = create_model(self.opts.arch, config=self.config)
         model.load_state_dict(self.inference_state())
         model.to(self.device).eval()
-        res = evaluate_model(model, self.config, self.val_pairs[: self.opts.val_max], self.device)
-        return res["psnr"], res["ssim"]
+        res = validate_sets(model, self.config, self.val_sets, self.device, self.opts.val_max)
+        if self.dist.main:
+            log.info("step %d validation: %s", self.step, res.describe())
+        return res
+
+    def _keep_if_best(self, v: ValResult) -> None:
+        if v.gain > self.best_gain:
+            self.best_gain, self.best_psnr = v.gain, v.psnr
+            self.save_best()
 
     # -- the loop ---------------------------------------------------------------------------------
     def train_step(self) -> float:
@@ -427,7 +481,9 @@ class Trainer:
             self.model.train()
         blur, sharp = self.batches.get(self.step)
         blur, sharp = blur.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.scaler.is_enabled()):
+        if o.channels_last:
+            blur = blur.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             pred = self.net(blur)
         loss = self.loss_fn(pred.float(), sharp)
         if not torch.isfinite(loss):
@@ -450,39 +506,41 @@ class Trainer:
         v = self.validate()
         if v is None:
             return
-        self.history.append({"step": 0, "loss": None, "lr": None, "seconds": 0.0, "val_psnr": v[0], "val_ssim": v[1]})
-        self.best_psnr = v[0]
-        self.save_best()
-        log.info("starting point %s: validation %.2f dB / %.4f", self.opts.init, v[0], v[1])
+        self.history.append({"step": 0, "loss": None, "lr": None, "seconds": 0.0, **v.columns()})
+        self._keep_if_best(v)
+        log.info("starting point %s: validation %s", self.opts.init, v.describe())
 
     def run(self) -> dict[str, Any]:
         o = self.opts
         t0 = time.perf_counter()
         start = self.step
-        interrupted = False
+        interrupted = timed_out = False
         if self.dist.main and start == 0 and o.init and not self.history:
             self.validate_start()
         try:
             while self.step < o.steps:
                 loss = self.train_step()
-                row = {"step": self.step, "loss": loss, "lr": self.last_lr,
-                       "seconds": time.perf_counter() - t0, "val_psnr": None, "val_ssim": None}
-                done = self.step >= o.steps
-                if self.dist.main and (self.step % o.val_every == 0 or done):
+                row: dict[str, Any] = {"step": self.step, "loss": loss, "lr": self.last_lr,
+                                       "seconds": time.perf_counter() - t0, "val_psnr": None, "val_ssim": None}
+                timed_out = o.time_limit is not None and time.perf_counter() - t0 >= o.time_limit
+                done = self.step >= o.steps or timed_out
+                v = None
+                if self.dist.main and (self.step % o.val_every == 0 or self.step >= o.steps):
                     v = self.validate()
                     if v:
-                        row["val_psnr"], row["val_ssim"] = v
+                        row.update(v.columns())
                 if self.dist.main:
                     self.history.append(row)
-                    if row["val_psnr"] is not None and row["val_psnr"] > self.best_psnr:
-                        self.best_psnr = row["val_psnr"]
-                        self.save_best()
+                    if v:
+                        self._keep_if_best(v)
                     if self.step % o.save_every == 0 or done:
                         self.save_last()
                         if not self.val_pairs:
                             self.save_best()
                     if self.progress:
                         self.progress({**row, "start": start, "total": o.steps})
+                if timed_out:
+                    break
         except KeyboardInterrupt:
             interrupted = True
             if self.dist.main:
@@ -493,5 +551,6 @@ class Trainer:
 
                 if dist.is_initialized():
                     dist.destroy_process_group()
-        return {"steps": self.step, "interrupted": interrupted, "best_psnr": self.best_psnr,
+        return {"steps": self.step, "interrupted": interrupted, "timed_out": timed_out and self.step < o.steps,
+                "best_psnr": self.best_psnr, "best_gain": self.best_gain,
                 "seconds": time.perf_counter() - t0, "out": str(o.out)}

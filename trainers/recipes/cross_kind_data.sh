@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the training mix and the validation suite behind the shipped weights (model cards in README.md).
+#   bash trainers/recipes/cross_kind_data.sh [SHARED_DATA] [OUT]
+# Defaults: ../shared/data and ./traindata. Deterministic (fixed seeds): the same command rebuilds the same
+# pixels. Two jobs run at a time (JOBS=1 for one). Writes:
+#   OUT/mix/...      about 5,100 training pairs (the "cross-kind mix"; composition in OUT/mix/COMPOSITION)
+#   OUT/val/reds     pairs/reds_train_001, the held-out REDS clip (10 x 720p)
+#   OUT/val/gopro    pairs/gopro_avg_train/GOPR0374_11_00 (4 x 720p) + pairs/gopro_train_patches_0372 (30 crops)
+#   OUT/val/shake    24 camera-shake pairs from sharp/bsds500/test_* and Levin's measured kernels, noise included
+# Nothing under OUT/val is trained on: those GoPro scenes and BSDS500's test split stay out of OUT/mix.
+set -euo pipefail
+D=${1:-../shared/data}
+T=${2:-traindata}
+JOBS=${JOBS:-2}
+M=$T/mix
+mkdir -p "$M" "$T/val"
+
+run() { if [ "$JOBS" -gt 1 ]; then "$@" & while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done; else "$@"; fi; }
+
+# --- the validation suite: one set per blur kind, never trained on ---
+copy_pairs() {  # SRC DST: a GoPro-layout copy (blur/ + sharp/)
+  mkdir -p "$2/blur" "$2/sharp"; cp "$1"/blur/* "$2/blur/"; cp "$1"/sharp/* "$2/sharp/"
+}
+# Levin et al.'s 8 measured camera-shake kernels blur the validation set only; training draws from USRNet's 12
+rm -rf "$T/val/reds" "$T/val/gopro" "$T/kernels"
+mkdir -p "$T/kernels/val" "$T/kernels/train"
+cp "$D"/kernels/levin09_*.npy "$T/kernels/val/"; cp "$D"/kernels/kernels12_*.npy "$T/kernels/train/"
+copy_pairs "$D/pairs/reds_train_001" "$T/val/reds/reds_train_001"
+copy_pairs "$D/pairs/gopro_avg_train/GOPR0374_11_00" "$T/val/gopro/GOPR0374_11_00"
+copy_pairs "$D/pairs/gopro_train_patches_0372" "$T/val/gopro/patches_0372"
+run deblurcli synth "$D/sharp/bsds500" "$T/val/shake" --include 'test_*' --per-image 1 --limit 24 \
+  --kernels "$T/kernels/val" --real-fraction 1 --noise 0.01 --highlights 0.3 --seed 100 --force
+
+# --- the training mix ---
+# GoPro-style real blur: 7-13 consecutive raw 240 fps frames averaged, both in linear light (GoPro's
+# blur_gamma) and over the sRGB codes (GoPro's blur): ~290 pairs, 720p.
+run deblurcli synth "$D/videos/gopro240_GOPR0477_11_00.mkv" "$M/gopro240" --from-video --window 7-13 --stride 2 \
+  --average both --seed 1 --force
+# Real handheld shake: 60 fps smartphone frames, 4-9 averaged.
+for clip in "$D"/sequences/hcblur_60fps/*/; do
+  run deblurcli synth "$clip/frames" "$M/hcblur_$(basename "$clip")" --from-video --window 4-9 --stride 1 --seed 2 --force
+done
+# Camera shake through the camera model (saturated highlights, rotation, Poisson-Gaussian noise, tone curve, JPEG),
+# kernel lengths at each source's scale: 481x321 photos up to ~35 px, 720p GoPro frames 5-41 px, 1024 px urban
+# scenes and photos up to 61 px (handheld photos blur up to ~60 px).
+SHAKE=(--kernels "$T/kernels/train" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4)
+run deblurcli synth "$D/sharp/bsds500" "$M/bsds500" --exclude 'test_*' --per-image 10 --kernel-size 7-35 \
+  "${SHAKE[@]}" --seed 3 --force
+run deblurcli synth "$D/sharp/urban100" "$M/urban100" --per-image 12 --crop 320 --kernel-size 9-61 \
+  "${SHAKE[@]}" --seed 4 --force
+run deblurcli synth "$D/sharp/gopro_test_frames" "$M/gopro_frames" --per-image 12 --crop 320 --kernel-size 5-41 \
+  "${SHAKE[@]}" --seed 5 --force
+run deblurcli synth "$D/sharp/photos" "$M/photos" --per-image 8 --crop 320 --kernel-size 7-61 \
+  "${SHAKE[@]}" --seed 6 --force
+wait
+
+# --- real pairs that are not in the validation suite ---
+rm -rf "$M/real"
+copy_pairs "$D/pairs/reds_train_000" "$M/real/reds_train_000"
+copy_pairs "$D/pairs/gopro_avg_train/GOPR0477_11_00" "$M/real/GOPR0477_11_00"
+for s in train_000 val_or_test_000 val_or_test_001 val_or_test_002; do
+  copy_pairs "$D/pairs/reds_small/$s" "$M/real/reds_small_$s"
+done
+
+# composition, for the model card
+{
+  total=0
+  for d in "$M"/*/; do
+    n=$(find "$d" -path '*/blur/*' -type f | wc -l); total=$((total + n))
+    echo "$(basename "$d") $n"
+  done
+  echo "total $total"
+} > "$M/COMPOSITION"
+cat "$M/COMPOSITION"

@@ -1,0 +1,99 @@
+"""Validation across blur kinds: one set per kind, each scored against its own blurry input.
+
+A model that gains 2 dB on one kind and loses 0.3 dB on another is a
+specialist; picking checkpoints on one set breeds them. Every ``--val`` folder
+is a set (REDS, GoPro-style, camera shake, ...); a checkpoint's score is the
+mean over sets of its PSNR gain over that set's blurry input, so each kind
+counts once whatever its size or its baseline PSNR.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .data import Pair, PairLoader, iterate_pairs
+
+
+@dataclass
+class ValSet:
+    """A named validation set and, once measured, its blurry input's scores."""
+
+    name: str
+    pairs: list[Pair]
+    input_psnr: float | None = None
+    input_ssim: float | None = None
+
+
+@dataclass
+class ValResult:
+    """Per-set output scores and their means; ``gain`` (mean PSNR gain over sets) ranks checkpoints."""
+
+    sets: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def psnr(self) -> float:
+        return float(np.mean([s["psnr"] for s in self.sets.values()]))
+
+    @property
+    def ssim(self) -> float:
+        return float(np.mean([s["ssim"] for s in self.sets.values()]))
+
+    @property
+    def gain(self) -> float:
+        return float(np.mean([s["psnr"] - s["input_psnr"] for s in self.sets.values()]))
+
+    def columns(self) -> dict[str, float]:
+        """The history row's validation columns."""
+        row = {"val_psnr": self.psnr, "val_ssim": self.ssim, "val_gain": self.gain}
+        for name, s in self.sets.items():
+            row[f"val/{name}/psnr"] = s["psnr"]
+            row[f"val/{name}/ssim"] = s["ssim"]
+            row[f"val/{name}/gain"] = s["psnr"] - s["input_psnr"]
+        return row
+
+    def describe(self) -> str:
+        per = "  ".join(f"{n} {s['psnr']:.2f} ({s['psnr'] - s['input_psnr']:+.2f})" for n, s in self.sets.items())
+        return f"mean gain {self.gain:+.3f} dB: {per}"
+
+
+def set_names(folders: Sequence[Path]) -> list[str]:
+    """A short unique name per folder: its own name, with its parent's where two share one."""
+    names = [Path(f).name for f in folders]
+    return [f"{Path(f).parent.name}/{n}" if names.count(n) > 1 else n for f, n in zip(folders, names)]
+
+
+def score_pairs(process, pairs: Sequence[Pair], with_input: bool = True) -> tuple[float, float, float, float]:
+    """Mean (output PSNR, output SSIM, input PSNR, input SSIM) of ``process`` over ``pairs``
+    (the input's are NaN unless ``with_input``)."""
+    from .evaluate import metrics
+
+    out, inp = [], []
+    for _, blur, sharp in iterate_pairs(PairLoader(pairs, cache_bytes=0)):
+        out.append(metrics(process(blur), sharp))
+        inp.append(metrics(blur, sharp) if with_input else (float("nan"), float("nan")))
+    if not out:
+        return (float("nan"),) * 4
+    o, i = np.mean(out, axis=0), np.mean(inp, axis=0)
+    return float(o[0]), float(o[1]), float(i[0]), float(i[1])
+
+
+@torch.no_grad()
+def validate_sets(model: torch.nn.Module, config: Any, sets: Sequence[ValSet], device: torch.device,
+                  limit: int) -> ValResult:
+    """Score ``model`` on every set (at most ``limit`` pairs each) through the tiled inference pipeline."""
+    from deblurcli.pipeline import Deblurrer
+
+    from .evaluate import torch_fn
+
+    d = Deblurrer(torch_fn(model, device), tile=config.tile, overlap=config.overlap, multiple=config.pad_multiple)
+    res = ValResult()
+    for s in sets:
+        p, ss, ip, iss = score_pairs(d.process, s.pairs[:limit], with_input=s.input_psnr is None)
+        if s.input_psnr is None:
+            s.input_psnr, s.input_ssim = ip, iss
+        res.sets[s.name] = {"psnr": p, "ssim": ss, "input_psnr": s.input_psnr, "input_ssim": s.input_ssim}
+    return res
