@@ -89,10 +89,13 @@ def _numpy_safe_globals() -> list[Any]:
     if _NUMPY_SAFE is None:
         import numpy as np
 
-        scalar = np._core.multiarray.scalar  # numpy 2
+        core = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core to numpy._core
+        scalar = core.multiarray.scalar
         items: list[Any] = [np.dtype, (scalar, "numpy.core.multiarray.scalar"), scalar]
+        dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25; 1.24 pickles dtypes as np.dtype alone
         for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType"):
-            items.append(getattr(np.dtypes, name))
+            if dtypes is not None and hasattr(dtypes, name):
+                items.append(getattr(dtypes, name))
         _NUMPY_SAFE = items
     return _NUMPY_SAFE
 

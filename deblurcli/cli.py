@@ -18,8 +18,8 @@ import click
 from . import __version__
 from engines import ENGINE_NAMES
 
+from .catalog import architecture_names
 from .errors import DeblurError
-from .models import get_spec, model_names
 
 
 class JobError(click.ClickException):
@@ -38,7 +38,7 @@ def model_options(f: Callable) -> Callable:
                      help="Trained weights: a .safetensors from 'deblurcli train'/'convert' "
                           "(the model is rebuilt from it, no -m needed) or a torch .pth state dict.")(f)
     f = click.option("--variant", help="Model variant (see 'deblurcli models'); default: the model's default.")(f)
-    f = click.option("-m", "--model", type=click.Choice(model_names()),
+    f = click.option("-m", "--model", type=click.Choice(architecture_names()),
                      help="Architecture (default: nafnet, or whatever --weights holds).")(f)
     return f
 
@@ -204,6 +204,8 @@ def models(as_json: bool) -> None:
     from .models.stats import count_parameters, gmacs_per_megapixel
 
     rows = []
+    from .models import get_spec, model_names
+
     for name in model_names():
         spec = get_spec(name)
         for vname, cfg in spec.variants.items():
@@ -229,7 +231,7 @@ def models(as_json: bool) -> None:
 @main.command()
 @click.argument("src", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-m", "--model", type=click.Choice(model_names()),
+@click.option("-m", "--model", type=click.Choice(architecture_names()),
               help="Architecture of SRC (default: recognised from its parameter names and shapes).")
 @click.option("--variant", help="Variant of SRC (default: recognised).")
 @click.option("--half", is_flag=True, help="Store fp16 weights (half the size).")

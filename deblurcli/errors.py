@@ -15,3 +15,10 @@ class WeightsMissing(DeblurError):
 
 class ImageError(DeblurError):
     """An image cannot be read, decoded or written."""
+
+
+class UnknownModel(DeblurError, KeyError):
+    """An architecture or variant name the registry does not know (a KeyError too, for lookups)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

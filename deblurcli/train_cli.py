@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .cli import engine_options, fail, handle_errors, main, make_deblurrer
-from .models import model_names
+from .catalog import architecture_names as model_names
 
 
 def _progress_printer(quiet: bool, every: int):
@@ -294,12 +294,8 @@ def eval_(data: tuple[Path, ...], models: str | None, weights: tuple[Path, ...],
     Runs the same tiled pipeline as 'folder'. Prints mean +- std per model and
     seconds per megapixel; --json for every image, --figure for a picture.
     """
-    import numpy as np
-
     from trainers.data import find_pairs
-    from trainers.evaluate import evaluate, summarise
 
-    from . import console
     from .loading import DEFAULT_MODEL, find_weights
     from .models import get_spec
 
@@ -323,12 +319,27 @@ def eval_(data: tuple[Path, ...], models: str | None, weights: tuple[Path, ...],
             names = [None] * len(weights)
         else:
             raise fail(f"{len(weights)} --weights for {len(names)} models; give one per model, in -m order")
-    runners = []
-    for i, name in enumerate(names):
-        loaded, eng, deblurrer = make_deblurrer(name, None, weights[i] if weights else None, device, engine,
-                                                precision, threads, tile, overlap, batch, engine_dir)
-        label = loaded.arch if [n for n in names].count(name) == 1 and name else f"{loaded.arch}:{loaded.weights.stem}"
-        runners.append((label, deblurrer))
+    runners, engines = [], []
+    try:
+        for i, name in enumerate(names):
+            loaded, eng, deblurrer = make_deblurrer(name, None, weights[i] if weights else None, device, engine,
+                                                    precision, threads, tile, overlap, batch, engine_dir)
+            engines.append(eng)
+            label = loaded.arch if names.count(name) == 1 and name else f"{loaded.arch}:{loaded.weights.stem}"
+            runners.append((label, deblurrer))
+        _score(pairs, runners, data, as_json, figure, figure_rows, quiet)
+    finally:
+        for eng in engines:  # every engine opened, also when one failed to open or scoring failed
+            eng.close()
+
+
+def _score(pairs, runners, data, as_json, figure, figure_rows, quiet) -> None:
+    import numpy as np
+
+    from trainers.evaluate import evaluate, summarise
+
+    from . import console
+
     labels = ["input"] + [lab for lab, _ in runners]
     pick = set(np.linspace(0, len(pairs) - 1, min(figure_rows, len(pairs))).round().astype(int).tolist()) if figure else set()
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,9 @@ class EngineKey:
     device: str = "cpu"  # GPU name for TensorRT, "cpu" or the ORT provider otherwise
     compute_capability: str = ""  # "8.9" for TensorRT
     opset: int = 18
+    # the code that exported the graph: a new deblurcli (model code) or torch (exporter) invalidates an engine
+    deblurcli_version: str = field(default_factory=lambda: _deblurcli_version())
+    torch_version: str = field(default_factory=lambda: _torch_version())
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,6 +111,8 @@ class EngineKey:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "EngineKey":
         d = dict(d)
+        for k in ("deblurcli_version", "torch_version"):  # sidecars written before the versions were keyed
+            d.setdefault(k, "unknown")
         s = d.pop("shapes")
         return cls(shapes=ShapeRange(*(tuple(s[k]) for k in ("min", "opt", "max"))), **d)
 
@@ -126,6 +131,18 @@ class EngineKey:
         if self.backend == "tensorrt":
             parts += [_slug(self.device), f"sm{self.compute_capability.replace('.', '')}"]
         return "-".join(parts + [self.digest()]) + SUFFIX[self.backend]
+
+
+def _deblurcli_version() -> str:
+    from deblurcli import __version__
+
+    return __version__
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
 
 
 def _slug(text: str) -> str:

@@ -251,3 +251,38 @@ def test_study_checkpoint_deblurs_a_real_folder_end_to_end(tmp_path):
         p_out.append(_psnr(out, sharp))
     assert len(p_out) == 10
     assert abs(np.mean(p_out) - np.mean(p_in)) < 0.6, (np.mean(p_in), np.mean(p_out))
+
+
+@pytest.mark.parametrize("command", ["folder", "video", "build-engine"])
+def test_unknown_variant_is_one_line_exit_2(command, images, tmp_path):
+    """Was a KeyError traceback with exit 1; the registry now raises a DeblurError."""
+    args = {"folder": [images, "-o", tmp_path / "out"],
+            "video": [SHARED / "data" / "videos" / "01_dog.mp4", "-o", tmp_path / "x.mp4"],
+            "build-engine": ["nafnet"]}[command]
+    r = run(command, *args, "--variant", "bogus")
+    assert r.exit_code == 2
+    assert "has no variant 'bogus'" in one_line_error(r) and "Traceback" not in r.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["folder", "--help"], ["train", "--help"],
+                                  ["video", "--help"], ["build-engine", "--help"], ["eval", "--help"]])
+def test_help_and_version_do_not_import_torch(args):
+    """--help and --version answer in well under a second: no torch or torchvision import (3 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from deblurcli.cli import main; "
+            f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code == 0, r.output; "
+            "heavy = [m for m in ('torch', 'torchvision', 'cv2', 'onnxruntime') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+
+
+def test_catalog_is_the_registry():
+    """The torch-free name list behind the CLI's choices is exactly the registry's names, in its order."""
+    from deblurcli.catalog import architecture_names
+    from deblurcli.models import model_names
+
+    assert architecture_names() == model_names()

@@ -13,7 +13,27 @@ CHANGES = {
     "backend": "onnxruntime", "backend_version": "11.0.1", "arch": "uptimus", "variant": "tiny",
     "weights": "fedcba9876543210", "shapes": ShapeRange((2, 256, 256), (2, 256, 256), (2, 256, 256)),
     "precision": "bf16", "device": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0", "opset": 19,
+    "deblurcli_version": "9.9.9", "torch_version": "2.99.0+cpu",
 }
+
+
+def test_changes_cover_every_field_of_the_key():
+    assert set(CHANGES) == {f.name for f in dataclasses.fields(EngineKey)}
+
+
+def test_key_records_the_running_deblurcli_and_torch():
+    import torch
+
+    import deblurcli
+
+    assert BASE.deblurcli_version == deblurcli.__version__ and BASE.torch_version == torch.__version__
+
+
+def test_sidecar_without_versions_never_matches_a_new_key():
+    """Engines built before the versions were part of the key must be rebuilt, not reused."""
+    old = {k: v for k, v in json.loads(json.dumps(BASE.to_dict())).items() if not k.endswith("_version")
+           or k == "backend_version"}
+    assert EngineKey.from_dict(old).digest() != BASE.digest()
 
 
 @pytest.mark.parametrize("field", sorted(CHANGES))

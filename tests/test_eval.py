@@ -52,3 +52,25 @@ def test_eval_errors(tmp_path, tiny_weights, monkeypatch):
     assert r.exit_code == 2 and "one per model" in one_line_error(r)
     r = run("eval", "--data", tmp_path, "--weights", tiny_weights)
     assert r.exit_code == 2 and "no 'blur' folder" in one_line_error(r)
+
+
+def test_eval_closes_every_engine_it_opens(tmp_path, tiny_weights, monkeypatch):
+    """Also when scoring fails part-way (here: no readable pairs)."""
+    from engines.torch_engine import TorchEngine
+
+    closed = []
+    real_close = TorchEngine.close
+    monkeypatch.setattr(TorchEngine, "close", lambda self: (closed.append(self), real_close(self)))
+    r = run("eval", "--data", DATA / "reds", "-m", "nafnet,nafnet", "--weights", tiny_weights, "--weights",
+            tiny_weights, "-q")
+    assert r.exit_code == 0, r.output
+    assert len(closed) == 2
+    empty = tmp_path / "pairs"
+    (empty / "blur").mkdir(parents=True)
+    (empty / "sharp").mkdir()
+    (empty / "blur" / "a.png").write_bytes(b"not a png")
+    (empty / "sharp" / "a.png").write_bytes(b"not a png")
+    closed.clear()
+    r = run("eval", "--data", empty, "--weights", tiny_weights, "-q")
+    assert r.exit_code == 2 and "no readable pairs" in r.output
+    assert len(closed) == 1

@@ -220,3 +220,64 @@ def test_a_fine_tune_scores_its_start_and_never_ships_worse(tmp_path):
     assert float(best.metadata["val_psnr"]) == pytest.approx(v0, abs=1e-4)
     init = weights(start)
     assert all(torch.equal(best.state_dict[k], init[k]) for k in init)
+
+
+def test_several_val_sets_are_reported_and_best_is_the_mean_gain(tmp_path):
+    """Each --val folder is a set with its own input baseline; 'best' is the highest mean gain over sets."""
+    sets = [REDS_SMALL / "val_or_test_000", PATCHES]
+    t = Trainer(opts(tmp_path / "m", 6, data=[REDS_SMALL / "train_000"], val=sets, val_every=2))
+    assert [s.name for s in t.val_sets] == ["val_or_test_000", "gopro_train_patches_0372"]
+    t.run()
+    rows = list(csv.DictReader(open(tmp_path / "m" / "history.csv")))
+    scored = [r for r in rows if r["val_gain"]]
+    assert [int(r["step"]) for r in scored] == [2, 4, 6]
+    for r in scored:
+        per = [float(r[f"val/{n}/gain"]) for n in ("val_or_test_000", "gopro_train_patches_0372")]
+        assert float(r["val_gain"]) == pytest.approx(np.mean(per), abs=1e-6)
+        assert float(r["val_psnr"]) == pytest.approx(
+            np.mean([float(r[f"val/{n}/psnr"]) for n in ("val_or_test_000", "gopro_train_patches_0372")]), abs=1e-6)
+    best_row = max(scored, key=lambda r: float(r["val_gain"]))
+    meta = read_checkpoint(tmp_path / "m" / "best.safetensors").metadata
+    assert float(meta["val_gain"]) == pytest.approx(float(best_row["val_gain"]), abs=1e-3)
+    assert set(json.loads(meta["val_sets"])) >= {"val_or_test_000/gain", "gopro_train_patches_0372/gain"}
+
+
+def test_best_by_mean_gain_not_by_mean_psnr(tmp_path):
+    """A set with a high baseline must not outvote one with a low baseline: ranking uses gains."""
+    from trainers.validation import ValResult
+
+    a = ValResult({"easy": {"psnr": 40.0, "ssim": 0.9, "input_psnr": 39.0, "input_ssim": 0.9},
+                   "hard": {"psnr": 22.0, "ssim": 0.6, "input_psnr": 22.5, "input_ssim": 0.6}})
+    b = ValResult({"easy": {"psnr": 39.2, "ssim": 0.9, "input_psnr": 39.0, "input_ssim": 0.9},
+                   "hard": {"psnr": 23.5, "ssim": 0.6, "input_psnr": 22.5, "input_ssim": 0.6}})
+    assert a.psnr < b.psnr + 1 and a.gain == pytest.approx(0.25) and b.gain == pytest.approx(0.6)
+
+
+def test_time_limit_stops_cleanly_and_resumes_exactly(tmp_path):
+    """--time-limit: a resumable checkpoint at the budget; resuming gives the uninterrupted run's weights."""
+    Trainer(opts(tmp_path / "a", 6)).run()
+    res = Trainer(opts(tmp_path / "b", 6, time_limit=0.0)).run()  # a zero budget: stop after one step
+    assert res["timed_out"] and res["steps"] == 1 and not res["interrupted"]
+    assert json.loads(read_checkpoint(tmp_path / "b" / "last.safetensors").metadata["train_state"])["step"] == 1
+    res = Trainer(opts(tmp_path / "b", 6, resume=True)).run()
+    assert res["steps"] == 6 and not res["timed_out"]
+    a, b = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
+
+
+def test_time_limit_cli(tmp_path):
+    out = tmp_path / "t"
+    r = run("train", "nafnet", "--variant", "tiny", "--data", PATCHES, "--steps", "5", "--batch", "2", "--patch",
+            "32", "--out", out, "--threads", "2", "--time-limit", "0s", "--val-fraction", "0")
+    assert r.exit_code == 0, r.output
+    assert "time limit reached at step 1 of 5" in r.output and "--resume" in r.output
+    r = run("train", "nafnet", "--variant", "tiny", "--data", PATCHES, "--steps", "5", "--out", tmp_path / "u",
+            "--time-limit", "soon")
+    assert r.exit_code == 2 and one_line_error(r) and "2h, 90m" in r.output
+
+
+def test_parse_duration():
+    from trainers.train import parse_duration
+
+    assert parse_duration("2h") == 7200 and parse_duration("1h30m") == 5400 and parse_duration("90m") == 5400
+    assert parse_duration("45s") == 45 and parse_duration("12.5") == 12.5

@@ -1,5 +1,10 @@
 """Deblurring architectures, each in its own module, all in one registry."""
-from . import efficientnet_b4, nafnet, resunet, uptimus, vgg19  # noqa: F401  (registers the models)
+from importlib import import_module
+
+from ..catalog import ARCHITECTURES
+
+for _module in ARCHITECTURES:  # each module registers its model
+    import_module(f"{__name__}.{_module}")
 from .registry import (
     ModelSpec,
     config_from_json,

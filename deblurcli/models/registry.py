@@ -12,6 +12,8 @@ from typing import Any, Callable, Mapping
 
 import torch.nn as nn
 
+from ..errors import UnknownModel
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -27,7 +29,7 @@ class ModelSpec:
     def config(self, variant: str | None = None, **overrides: Any) -> Any:
         variant = variant or self.default_variant
         if variant not in self.variants:
-            raise KeyError(
+            raise UnknownModel(
                 f"model {self.name!r} has no variant {variant!r} "
                 f"(variants: {', '.join(self.variants)})"
             )
@@ -85,7 +87,7 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(
+        raise UnknownModel(
             f"unknown model {name!r} (known: {', '.join(_REGISTRY)})"
         ) from None
 

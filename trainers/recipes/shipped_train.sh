@@ -39,7 +39,7 @@ case $MODEL in
     # validation suite's three kinds; bf16 autocast and channels-last on CPUs with native bf16
     cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 9
-          --steps 3000 --init deblurcli/weights/nafnet-small.safetensors); VAL_EVERY=500 ;;
+          --steps 2400 --init deblurcli/weights/nafnet-small.safetensors); VAL_EVERY=400 ;;
   nafnet-deep)  # the deep variant grown from nafnet-reds-long (its new blocks start as the identity), same mix
     real_mix
     ARGS=(nafnet --variant deep --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 6

@@ -1,0 +1,16 @@
+"""The names of everything a user can choose, importable without torch.
+
+``deblurcli --help`` and ``--version`` must answer in well under a second, so
+their choice lists cannot import the models (torch, torchvision: seconds).
+This is the one list of architecture modules: :mod:`deblurcli.models`
+imports exactly these to fill the registry, and a test checks that the
+registry's names are these, in this order.
+"""
+from __future__ import annotations
+
+# one module per architecture under deblurcli/models/, each registering the model of the same name
+ARCHITECTURES: tuple[str, ...] = ("efficientnet_b4", "nafnet", "resunet", "uptimus", "vgg19")
+
+
+def architecture_names() -> list[str]:
+    return list(ARCHITECTURES)
