@@ -22,3 +22,7 @@ class UnknownModel(DeblurError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class OutOfMemory(DeblurError):
+    """The device ran out of memory for a batch of tiles (the pipeline retries smaller before giving up)."""

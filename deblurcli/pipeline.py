@@ -7,12 +7,17 @@ through untouched; grayscale is processed as RGB and written back as gray.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from .errors import OutOfMemory
 from .tiling import tiled_apply
+
+log = logging.getLogger("deblurcli")
+MIN_TILE = 64  # smallest tile the out-of-memory fallback goes down to (or the model's pad multiple)
 
 # ITU-R BT.601 luma, as OpenCV's RGB2GRAY
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -45,10 +50,38 @@ class Deblurrer:
     fixed_shape: bool = False
 
     def run(self, rgb: np.ndarray, on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """(3, H, W) float32 in [0, 1] -> the same, deblurred and clipped."""
-        out = tiled_apply(rgb, self.engine, self.tile, self.overlap, self.multiple,
-                          self.batch, self.fixed_shape, on_batch)
-        return np.clip(out, 0.0, 1.0, out=out)
+        """(3, H, W) float32 in [0, 1] -> the same, deblurred and clipped.
+
+        When the engine runs out of memory, retry as chaiNNer does: halve the batch, then the tile (down to
+        the smallest tile the model takes), and keep the smaller setting for the next images; say so once.
+        A static-shape engine cannot change its tile, so there only the batch shrinks.
+        """
+        while True:
+            try:
+                out = tiled_apply(rgb, self.engine, self.tile, self.overlap, self.multiple,
+                                  self.batch, self.fixed_shape, on_batch)
+                return np.clip(out, 0.0, 1.0, out=out)
+            except OutOfMemory as e:
+                if not self._shrink():
+                    raise OutOfMemory(f"{e}; still out of memory at batch 1 and tile {self.tile}") from None
+
+    def _shrink(self) -> bool:
+        """Halve the batch, else the tile; False when neither can shrink."""
+        before = (self.batch, self.tile)
+        if self.batch > 1:
+            self.batch //= 2
+        else:
+            smallest = max(MIN_TILE, self.multiple)
+            tile = max(smallest, (self.tile // 2) // self.multiple * self.multiple)
+            if self.fixed_shape or tile >= self.tile:
+                return False
+            self.tile = tile
+            self.overlap = min(self.overlap, tile // 4)
+        if not getattr(self, "_warned", False):
+            log.warning("out of memory at batch %d, tile %d: retrying smaller (now batch %d, tile %d)",
+                        *before, self.batch, self.tile)
+            self._warned = True
+        return True
 
     def process(self, pixels: np.ndarray, on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Deblur an image as read by :func:`deblurcli.images.read_image`."""

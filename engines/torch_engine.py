@@ -7,6 +7,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from deblurcli.errors import OutOfMemory
+
 from .base import EngineBase, EngineInfo
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -64,10 +66,19 @@ class TorchEngine(EngineBase):
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         self.check_batch(batch)
-        with torch.inference_mode():
-            x = torch.from_numpy(batch).to(self.device, self.dtype, non_blocking=True)
-            y = self.model(x)
-            return y.float().cpu().numpy()
+        try:
+            with torch.inference_mode():
+                x = torch.from_numpy(batch).to(self.device, self.dtype, non_blocking=True)
+                y = self.model(x)
+                return y.float().cpu().numpy()
+        except (torch.OutOfMemoryError, MemoryError) as e:
+            # torch.OutOfMemoryError is a RuntimeError, not a MemoryError: type it so the pipeline can
+            # retry with fewer or smaller tiles
+            x = y = None  # noqa: F841  (drop the references before freeing the cache)
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise OutOfMemory(f"out of memory on {self.device} for a batch of {batch.shape[0]} tile(s) of "
+                              f"{batch.shape[2]}x{batch.shape[3]}: {str(e).splitlines()[0][:120]}") from None
 
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]

@@ -130,3 +130,60 @@ def test_tiler_does_not_import_torch():
     code = "import sys, deblurcli.tiling; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class OOMAbove:
+    """An engine that runs out of memory above ``max_pixels`` per batch (as a GPU would), else the identity."""
+
+    def __init__(self, max_pixels):
+        self.max_pixels = max_pixels
+        self.calls = []
+
+    def __call__(self, batch):
+        from deblurcli.errors import OutOfMemory
+
+        self.calls.append(batch.shape)
+        if batch.shape[0] * batch.shape[2] * batch.shape[3] > self.max_pixels:
+            raise OutOfMemory(f"out of memory for {batch.shape}")
+        return batch.copy()
+
+
+def test_out_of_memory_halves_batch_then_tile_and_says_so_once(caplog):
+    from deblurcli.pipeline import Deblurrer
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (300, 420, 3), dtype=np.uint8)
+    eng = OOMAbove(max_pixels=128 * 128)
+    d = Deblurrer(eng, tile=256, overlap=32, multiple=16, batch=4)
+    with caplog.at_level("WARNING", logger="deblurcli"):
+        out = d.process(img)
+        again = d.process(img)  # the smaller setting sticks: no more failures
+    assert np.array_equal(out, img) and np.array_equal(again, img)  # identity model: exact
+    assert d.batch == 1 and d.tile == 128 and d.overlap <= 32
+    oom = [r for r in caplog.records if "out of memory" in r.getMessage()]
+    assert len(oom) == 1 and "batch 4, tile 256" in oom[0].getMessage()
+
+
+def test_out_of_memory_at_the_smallest_tile_fails_the_file(tmp_path):
+    from deblurcli.errors import OutOfMemory
+    from deblurcli.pipeline import Deblurrer
+
+    d = Deblurrer(OOMAbove(max_pixels=10), tile=256, overlap=32, multiple=16, batch=2)
+    with pytest.raises(OutOfMemory, match="still out of memory at batch 1 and tile 64"):
+        d.process(np.zeros((100, 100, 3), np.uint8))
+
+
+def test_torch_engine_types_cuda_out_of_memory(monkeypatch):
+    """torch.OutOfMemoryError is a RuntimeError: the engine turns it into OutOfMemory."""
+    import torch
+
+    from deblurcli.errors import OutOfMemory
+    from engines.torch_engine import TorchEngine
+
+    class Boom(torch.nn.Module):
+        def forward(self, x):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    eng = TorchEngine(Boom(), device="cpu")
+    with pytest.raises(OutOfMemory, match="batch of 1 tile"):
+        eng.infer(np.zeros((1, 3, 32, 32), np.float32))
