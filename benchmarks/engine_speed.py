@@ -7,6 +7,7 @@ same tiled pipeline as ``deblurcli folder`` with each back end, best of
 
     python benchmarks/engine_speed.py [--model nafnet] [--weights W] [--tile 256] [--batch 1] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,10 +61,17 @@ def main() -> None:
         with open_engine(res.path, res.key, "cpu", args.threads) as ort:
             t_ort, out_ort = best_time(Deblurrer(ort, **kw), img, args.repeat)
     report = {
-        "model": f"{loaded.arch}:{loaded.variant}", "weights": str(loaded.weights), "frame": f"{img.shape[1]}x{img.shape[0]}",
-        "tile": tile, "batch": args.batch, "threads": pt.threads, "build_and_verify_s": round(build_s, 1),
-        "torch_s_per_frame": round(t_pt, 3), "onnxruntime_s_per_frame": round(t_ort, 3),
-        "torch_mp_per_s": round(mp / t_pt, 4), "onnxruntime_mp_per_s": round(mp / t_ort, 4),
+        "model": f"{loaded.arch}:{loaded.variant}",
+        "weights": str(loaded.weights),
+        "frame": f"{img.shape[1]}x{img.shape[0]}",
+        "tile": tile,
+        "batch": args.batch,
+        "threads": pt.threads,
+        "build_and_verify_s": round(build_s, 1),
+        "torch_s_per_frame": round(t_pt, 3),
+        "onnxruntime_s_per_frame": round(t_ort, 3),
+        "torch_mp_per_s": round(mp / t_pt, 4),
+        "onnxruntime_mp_per_s": round(mp / t_ort, 4),
         "speedup_ort_over_torch": round(t_pt / t_ort, 3),
         "outputs_psnr_db": round(output_psnr(out_pt / 255.0, out_ort / 255.0), 1),
     }

@@ -6,6 +6,7 @@ weights (speed does not depend on their values) on a real 1280x720 frame from
 
     python benchmarks/folder_speed.py [--models nafnet:small,uptimus:default] [--repeat 2] [--threads N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ def main() -> None:
         torch.manual_seed(0)
         model = create_model(name, config=cfg)
         eng = TorchEngine(model, device="cpu", threads=args.threads)
-        d = Deblurrer(eng, tile=args.tile or cfg.tile, overlap=cfg.overlap, multiple=cfg.pad_multiple)
+        d = Deblurrer.for_config(eng, cfg, args.tile)
         d.process(img[:256, :256])  # warm-up
         times = []
         for _ in range(args.repeat):
@@ -49,10 +50,16 @@ def main() -> None:
             d.process(img)
             times.append(time.perf_counter() - t0)
         best = min(times)
-        row = {"model": name, "variant": variant or get_spec(name).default_variant,
-               "parameters": count_parameters(model), "gmacs_per_mp": round(gmacs_per_megapixel(model), 1),
-               "tile": d.tile, "threads": eng.info.threads, "seconds_per_720p": round(best, 2),
-               "mp_per_s": round(mp / best, 3)}
+        row = {
+            "model": name,
+            "variant": variant or get_spec(name).default_variant,
+            "parameters": count_parameters(model),
+            "gmacs_per_mp": round(gmacs_per_megapixel(model), 1),
+            "tile": d.tile,
+            "threads": eng.info.threads,
+            "seconds_per_720p": round(best, 2),
+            "mp_per_s": round(mp / best, 3),
+        }
         rows.append(row)
         print(json.dumps(row), flush=True)
 

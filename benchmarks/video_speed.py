@@ -8,6 +8,7 @@ encoding hide behind inference.
 
     python benchmarks/video_speed.py [--model nafnet] [--variant small] [--weights W] [--frames 10] [--threads N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def main() -> None:
         torch.manual_seed(0)
         model, name = create_model(args.model, config=cfg), f"{args.model}:{args.variant or 'default'}"
     eng = TorchEngine(model, device="cpu", threads=args.threads)
-    d = Deblurrer(eng, tile=cfg.tile, overlap=cfg.overlap, multiple=cfg.pad_multiple)
+    d = Deblurrer.for_config(eng, cfg)
     with tempfile.TemporaryDirectory() as tmp:
         frames = reds_frames(REDS_720, n=10)
         frames = (frames * (args.frames // len(frames) + 1))[: args.frames]
@@ -67,12 +68,22 @@ def main() -> None:
         res = deblur_video(clip, Path(tmp) / "out.mp4", d.run, VideoOptions(), name)
         end_to_end = time.perf_counter() - t0
     n = len(planar)
-    print(json.dumps({
-        "model": name, "frames": n, "size": f"{info.width}x{info.height}", "threads": eng.threads,
-        "model_only_s": round(model_only, 2), "end_to_end_s": round(end_to_end, 2),
-        "end_to_end_over_model_only": round(end_to_end / model_only, 3),
-        "model_s_inside_job": round(res.model_seconds, 2), "fps": round(n / end_to_end, 3),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "model": name,
+                "frames": n,
+                "size": f"{info.width}x{info.height}",
+                "threads": eng.threads,
+                "model_only_s": round(model_only, 2),
+                "end_to_end_s": round(end_to_end, 2),
+                "end_to_end_over_model_only": round(end_to_end / model_only, 3),
+                "model_s_inside_job": round(res.model_seconds, 2),
+                "fps": round(n / end_to_end, 3),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

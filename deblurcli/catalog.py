@@ -6,6 +6,7 @@ This is the one list of architecture modules: :mod:`deblurcli.models`
 imports exactly these to fill the registry, and a test checks that the
 registry's names are these, in this order.
 """
+
 from __future__ import annotations
 
 # one module per architecture under deblurcli/models/, each registering the model of the same name
@@ -14,3 +15,12 @@ ARCHITECTURES: tuple[str, ...] = ("efficientnet_b4", "nafnet", "resunet", "uptim
 
 def architecture_names() -> list[str]:
     return list(ARCHITECTURES)
+
+
+# inference back ends (--engine), what build-engine compiles to (--target), compute precisions
+ENGINE_NAMES: tuple[str, ...] = ("auto", "torch", "onnxruntime", "tensorrt")
+BUILD_TARGETS: dict[str, str] = {"onnx": "onnxruntime", "tensorrt": "tensorrt"}
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
+# video encoders (--codec) and image output formats (--format)
+VIDEO_CODECS: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libvpx-vp9", "ffv1")
+IMAGE_FORMATS: tuple[str, ...] = ("same", "png", "jpg")

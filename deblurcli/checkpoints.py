@@ -9,14 +9,16 @@ and the model is rebuilt from the file alone.
 ``model_state_dict``, BasicSR's ``params``/``params_ema``, bare state dicts)
 are read with ``torch.load(weights_only=True)``: never unrestricted pickle.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -185,13 +187,11 @@ def save_checkpoint(
     for k, v in metadata.items():
         if v is not None:
             meta[k] = v if isinstance(v, str) else json.dumps(v)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
         _default_mode(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -229,7 +229,9 @@ def _mismatch(model: torch.nn.Module, sd: Mapping[str, torch.Tensor]) -> str:
     return ", ".join(parts)
 
 
-def build_model(ckpt: Checkpoint, arch: str | None = None, variant: str | None = None) -> tuple[torch.nn.Module, str, str, Any]:
+def build_model(
+    ckpt: Checkpoint, arch: str | None = None, variant: str | None = None
+) -> tuple[torch.nn.Module, str, str, Any]:
     """Rebuild the model a checkpoint describes and load its weights strictly.
 
     ``arch``/``variant`` are what the user asked for (``-m``); they must agree
@@ -238,7 +240,9 @@ def build_model(ckpt: Checkpoint, arch: str | None = None, variant: str | None =
     """
     if ckpt.arch:
         if arch and arch != ckpt.arch:
-            raise CheckpointError(f"{ckpt.path.name} holds weights for {ckpt.arch!r}, not {arch!r}; drop -m or pass weights for {arch}")
+            raise CheckpointError(
+                f"{ckpt.path.name} holds weights for {ckpt.arch!r}, not {arch!r}; drop -m or pass weights for {arch}"
+            )
         name, cfg = ckpt.arch, ckpt.config()
         if cfg is None:
             cfg = get_spec(name).config(ckpt.metadata.get("variant"))

@@ -1,10 +1,19 @@
 """rich output for the CLI: progress, errors, summary tables (stderr)."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -29,9 +38,19 @@ class RateColumn(ProgressColumn):
 
 def _progress(quiet: bool, rate: ProgressColumn, *extra: ProgressColumn) -> Progress:
     """Description, bar, done/total, a rate, elapsed and ETA, on stderr; silent with --quiet."""
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), rate,
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), *extra,
-                    console=err, disable=quiet, transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        rate,
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        *extra,
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
 
 
 def file_progress(quiet: bool) -> Progress:

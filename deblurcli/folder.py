@@ -5,19 +5,20 @@ overwritten, an existing output is replaced only when asked, each output is
 written under a temporary name and renamed when complete, and a bad file is
 reported and skipped while the rest go on.
 """
+
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
+from .atomic import clean_stale
+from .catalog import IMAGE_FORMATS as FORMATS
 from .errors import DeblurError, ImageError
 from .images import IMAGE_EXTS, read_image, write_image
 from .pipeline import Deblurrer
-
-FORMATS = ("same", "png", "jpg")
 
 
 @dataclass
@@ -65,22 +66,31 @@ def find_images(root: Path, recursive: bool, exclude: Path | None = None) -> lis
     walker: Iterable = os.walk(root) if recursive else [(str(root), [], os.listdir(root))]
     for dirpath, dirnames, filenames in walker:
         d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames if not n.startswith(".")
-                             and not (exclude and (d / n).resolve() == exclude))
+        dirnames[:] = sorted(
+            n for n in dirnames if not n.startswith(".") and not (exclude and (d / n).resolve() == exclude)
+        )
         for name in filenames:
             p = d / name
-            if not name.startswith(".") and p.suffix.lower() in IMAGE_EXTS and p.is_file():
+            dangling = p.is_symlink() and not p.exists()  # reported as unreadable, never skipped silently
+            if not name.startswith(".") and p.suffix.lower() in IMAGE_EXTS and (p.is_file() or dangling):
                 found.append(p)
     return sorted(found)
 
 
-def plan_folder(input_dir: Path, output_dir: Path | None, recursive: bool = False, fmt: str = "same",
-                skip_existing: bool = False, overwrite: bool = False) -> tuple[Path, list[Task], list[FileResult]]:
+def plan_folder(
+    input_dir: Path,
+    output_dir: Path | None,
+    recursive: bool = False,
+    fmt: str = "same",
+    skip_existing: bool = False,
+    overwrite: bool = False,
+) -> tuple[Path, list[Task], list[FileResult]]:
     """Check the job and map every input to its output.
 
     Returns the output folder, the tasks to run, and results already decided
     (skipped existing outputs, name collisions). Raises :class:`DeblurError`
-    for a job that cannot start.
+    for a job that cannot start. Removes the stale temporaries a killed run
+    left in the output folder.
     """
     if fmt not in FORMATS:
         raise DeblurError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
@@ -93,7 +103,9 @@ def plan_folder(input_dir: Path, output_dir: Path | None, recursive: bool = Fals
     if dst_root == src_root:
         raise DeblurError("output folder is the input folder; choose another with -o (inputs are never overwritten)")
     if _is_within(dst_root, src_root):
-        raise DeblurError(f"output folder {output_dir} is inside the input folder; deblurcli never writes into its input")
+        raise DeblurError(
+            f"output folder {output_dir} is inside the input folder; deblurcli never writes into its input"
+        )
     if output_dir.exists() and not output_dir.is_dir():
         raise DeblurError(f"output {output_dir} exists and is not a folder")
     images = find_images(input_dir, recursive, exclude=dst_root)
@@ -101,6 +113,7 @@ def plan_folder(input_dir: Path, output_dir: Path | None, recursive: bool = Fals
         what = "or below it " if recursive else ""
         raise DeblurError(f"no images ({', '.join(e.lstrip('.') for e in IMAGE_EXTS)}) in {input_dir} {what}".rstrip())
 
+    clean_stale(output_dir, recursive=True)  # temporaries of a killed run: never outputs, never left behind
     tasks: list[Task] = []
     decided: list[FileResult] = []
     claimed: dict[Path, Path] = {}
@@ -111,8 +124,14 @@ def plan_folder(input_dir: Path, output_dir: Path | None, recursive: bool = Fals
         dst = output_dir / rel.with_suffix(ext)
         key = dst.resolve()
         if key in claimed:
-            decided.append(FileResult(str(src), str(dst), "failed",
-                                      error=f"its output name is already taken by {claimed[key].name}; use --format same"))
+            decided.append(
+                FileResult(
+                    str(src),
+                    str(dst),
+                    "failed",
+                    error=f"its output name is already taken by {claimed[key].name}; use --format same",
+                )
+            )
             continue
         claimed[key] = src
         if _is_within(key, src_root) or key == src.resolve():
@@ -155,3 +174,53 @@ def process_file(task: Task, deblurrer: Deblurrer, on_batch: Callable[[int, int]
         res.error = f"{e.strerror or e}"
     res.seconds = time.perf_counter() - t0
     return res
+
+
+@dataclass
+class FolderReport:
+    """What a folder job did: every file's result, the time, whether Ctrl-C stopped it."""
+
+    results: list[FileResult]
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def with_status(self, status: str) -> list[FileResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def exit_code(self) -> int:
+        """130 interrupted, 1 when a file failed, else 0 (the CLI's documented codes)."""
+        return 130 if self.interrupted else 1 if self.with_status("failed") else 0
+
+    def to_json(self, **head: object) -> dict:
+        return {
+            **head,
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+            "files": [r.to_dict() for r in self.results],
+        }
+
+
+def run_folder(
+    tasks: list[Task],
+    deblurrer: Deblurrer,
+    decided: list[FileResult] | None = None,
+    on_start: Callable[[Task], None] | None = None,
+    on_done: Callable[[FileResult], None] | None = None,
+) -> FolderReport:
+    """Deblur every task in turn; a bad file is recorded and the rest go on; Ctrl-C stops after the current
+    file's output is complete or absent (never half-written)."""
+    report = FolderReport(list(decided or []))
+    t0 = time.perf_counter()
+    try:
+        for task in tasks:
+            if on_start:
+                on_start(task)
+            r = process_file(task, deblurrer)
+            report.results.append(r)
+            if on_done:
+                on_done(r)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -5,6 +5,7 @@ EXIF orientation is applied on read (the written pixels are upright, with no
 orientation tag). Colour images are returned in RGB(A) order. Writes go to a
 temporary name in the target folder and are renamed when complete.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .atomic import write_bytes
 from .errors import ImageError
 
 # OpenCV logs its own warnings for damaged files ("PNG input buffer is
@@ -77,6 +79,42 @@ def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
     return img
 
 
+MAX_PIXELS_DEFAULT = 250_000_000  # 250 megapixels, e.g. 20000 x 12500
+
+
+def max_pixels() -> int:
+    """The largest image deblurcli decodes: 250 MP, or $DEBLURCLI_MAX_PIXELS."""
+    try:
+        return int(os.environ.get("DEBLURCLI_MAX_PIXELS", MAX_PIXELS_DEFAULT))
+    except ValueError:
+        return MAX_PIXELS_DEFAULT
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the file's header, without decoding pixels (None when unknown)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:  # reads the header only
+            return int(im.size[0]), int(im.size[1])
+    except Exception:  # PIL's own bomb check, unknown formats: OpenCV decides below
+        if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:  # IHDR, for what PIL refuses
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return None
+
+
+def check_pixel_limit(data: bytes) -> None:
+    """Refuse a file whose header declares more pixels than :func:`max_pixels`, before decoding it."""
+    size = header_size(data)
+    if size and size[0] * size[1] > max_pixels():
+        raise ImageError(
+            f"{size[0]}x{size[1]} is {size[0] * size[1] / 1e6:.0f} megapixels, over the limit of "
+            f"{max_pixels() / 1e6:.0f} (set DEBLURCLI_MAX_PIXELS to raise it)"
+        )
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image to (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16."""
     path = Path(path)
@@ -84,7 +122,12 @@ def read_image(path: str | Path) -> np.ndarray:
         data = path.read_bytes()
     except OSError as e:
         raise ImageError(f"cannot read: {e.strerror or e}") from None
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    check_pixel_limit(data)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    except cv2.error as e:  # OpenCV raises (instead of returning None) for some damaged or huge files
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else "decoder error"
+        raise ImageError(f"cannot decode {_kind(data)} data: {reason[:160]}") from None
     if img is None:
         kind = _kind(data)
         ext = path.suffix.lower().lstrip(".") or "image"
@@ -120,20 +163,19 @@ def encode_image(img: np.ndarray, ext: str) -> bytes:
     return buf.tobytes()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a hidden temporary name beside ``path``, then rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` atomically (see :mod:`deblurcli.atomic`); an OSError becomes a one-line ImageError."""
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_bytes(path, data)
     except OSError as e:
         raise ImageError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+
+def write_json_atomic(path: str | Path, doc: object) -> None:
+    """A JSON report, indented, atomically; an OSError becomes a one-line error."""
+    import json
+
+    write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
 def write_image(path: str | Path, img: np.ndarray) -> int:

@@ -1,4 +1,5 @@
 """From what the user typed (-m, --variant, --weights) to a ready model."""
+
 from __future__ import annotations
 
 import os

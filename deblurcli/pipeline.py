@@ -5,11 +5,13 @@ Layout and range conversion happen here, once: (H, W, C) integers become a
 the result goes back to the input's layout and bit depth. Alpha is passed
 through untouched; grayscale is processed as RGB and written back as gray.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +51,26 @@ class Deblurrer:
     batch: int = 1
     fixed_shape: bool = False
 
+    @classmethod
+    def for_config(
+        cls,
+        engine: Callable[[np.ndarray], np.ndarray],
+        config: Any,
+        tile: int | None = None,
+        overlap: int | None = None,
+        batch: int = 1,
+        fixed_shape: bool = False,
+    ) -> Deblurrer:
+        """The pipeline with a model config's tiling (its tile, overlap and pad multiple) unless overridden."""
+        return cls(
+            engine,
+            tile=tile or config.tile,
+            overlap=config.overlap if overlap is None else overlap,
+            multiple=config.pad_multiple,
+            batch=batch,
+            fixed_shape=fixed_shape,
+        )
+
     def run(self, rgb: np.ndarray, on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
         """(3, H, W) float32 in [0, 1] -> the same, deblurred and clipped.
 
@@ -58,8 +80,9 @@ class Deblurrer:
         """
         while True:
             try:
-                out = tiled_apply(rgb, self.engine, self.tile, self.overlap, self.multiple,
-                                  self.batch, self.fixed_shape, on_batch)
+                out = tiled_apply(
+                    rgb, self.engine, self.tile, self.overlap, self.multiple, self.batch, self.fixed_shape, on_batch
+                )
                 return np.clip(out, 0.0, 1.0, out=out)
             except OutOfMemory as e:
                 if not self._shrink():
@@ -78,8 +101,12 @@ class Deblurrer:
             self.tile = tile
             self.overlap = min(self.overlap, tile // 4)
         if not getattr(self, "_warned", False):
-            log.warning("out of memory at batch %d, tile %d: retrying smaller (now batch %d, tile %d)",
-                        *before, self.batch, self.tile)
+            log.warning(
+                "out of memory at batch %d, tile %d: retrying smaller (now batch %d, tile %d)",
+                *before,
+                self.batch,
+                self.tile,
+            )
             self._warned = True
         return True
 

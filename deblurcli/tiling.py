@@ -12,10 +12,11 @@ callable the result equals the input bit for bit.
 This module knows nothing of torch: the callable takes and returns
 (N, C, h, w) arrays.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -82,9 +83,7 @@ def plan_axis(size: int, tile: int, overlap: int, multiple: int = 1, fixed: bool
     return AxisPlan(size=size, padded=padded, tile=tile, starts=starts)
 
 
-def plan_tiles(
-    height: int, width: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False
-) -> TilePlan:
+def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False) -> TilePlan:
     return TilePlan(
         plan_axis(height, tile, overlap, multiple, fixed),
         plan_axis(width, tile, overlap, multiple, fixed),
@@ -110,7 +109,7 @@ def axis_weights(axis: AxisPlan) -> list[np.ndarray]:
         if k + 1 < len(starts):
             trail = s + axis.tile - starts[k + 1]
             if trail > 0:
-                w[axis.tile - trail:] = np.minimum(w[axis.tile - trail:], _ramp(trail)[::-1])
+                w[axis.tile - trail :] = np.minimum(w[axis.tile - trail :], _ramp(trail)[::-1])
         out.append(w)
     return out
 
@@ -125,8 +124,11 @@ def pad_image(image: np.ndarray, plan: TilePlan) -> np.ndarray:
     # numpy reflects repeatedly for pads longer than the axis; a length-1 axis
     # has nothing to reflect, so it is extended by its edge value
     if plan.height.size == 1 or plan.width.size == 1:
-        image = np.pad(image, ((0, 0), (0, ph if plan.height.size == 1 else 0),
-                               (0, pw if plan.width.size == 1 else 0)), mode="edge")
+        image = np.pad(
+            image,
+            ((0, 0), (0, ph if plan.height.size == 1 else 0), (0, pw if plan.width.size == 1 else 0)),
+            mode="edge",
+        )
         pads = ((0, 0), (0, 0 if plan.height.size == 1 else ph), (0, 0 if plan.width.size == 1 else pw))
     return np.pad(image, pads, mode="reflect")
 
@@ -136,8 +138,8 @@ def iter_batches(image: np.ndarray, plan: TilePlan, batch: int) -> Iterator[tupl
     th, tw = plan.tile_shape
     boxes = plan.boxes
     for i in range(0, len(boxes), batch):
-        chunk = boxes[i:i + batch]
-        yield chunk, np.stack([image[:, y:y + th, x:x + tw] for y, x in chunk])
+        chunk = boxes[i : i + batch]
+        yield chunk, np.stack([image[:, y : y + th, x : x + tw] for y, x in chunk])
 
 
 def tiled_apply(
@@ -178,8 +180,8 @@ def tiled_apply(
             raise ValueError(f"tile callable returned shape {out.shape}, expected {tiles.shape}")
         for (y, x), t in zip(corners, out):
             wt = np.outer(wy[ys[y]], wx[xs[x]])
-            acc[:, y:y + th, x:x + tw] += t * wt
-            wsum[y:y + th, x:x + tw] += wt
+            acc[:, y : y + th, x : x + tw] += t * wt
+            wsum[y : y + th, x : x + tw] += wt
         done += len(corners)
         if on_batch is not None:
             on_batch(done, total)
@@ -202,10 +204,10 @@ def normalised_weights(plan: TilePlan) -> list[tuple[int, int, np.ndarray]]:
     for ky, y in enumerate(plan.height.starts):
         for kx, x in enumerate(plan.width.starts):
             wt = np.outer(wy[ky], wx[kx])
-            wsum[y:y + th, x:x + tw] += wt
+            wsum[y : y + th, x : x + tw] += wt
             per_tile.append((y, x, wt))
     out = []
     for y, x, wt in per_tile:
-        norm = wt / wsum[y:y + th, x:x + tw]
+        norm = wt / wsum[y : y + th, x : x + tw]
         out.append((y, x, norm[: max(0, plan.height.size - y), : max(0, plan.width.size - x)]))
     return out

@@ -15,6 +15,7 @@ subtitle packets (stream copy, trimmed to the processed span) are
 interleaved into ``.NAME.tmp`` and renamed to the output. Until that rename
 no file looks like a finished output.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,16 +26,26 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from .video_io import UNSPECIFIED, VideoError, VideoInfo, effective_tags, frame_to_planar, open_input, planar_to_frame, probe
+from .catalog import VIDEO_CODECS as CODECS
+from .video_io import (
+    UNSPECIFIED,
+    VideoError,
+    VideoInfo,
+    effective_tags,
+    frame_to_planar,
+    open_input,
+    planar_to_frame,
+    probe,
+)
 
-CODECS = ("libx264", "libx265", "libsvtav1", "libvpx-vp9", "ffv1")
 DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 30, "libvpx-vp9": 30}
 SEGMENT_FRAMES = 120
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration otherwise
@@ -100,7 +111,7 @@ def choose_pix_fmt(codec: str, info: VideoInfo, asked: str | None) -> str:
     if src in supported:
         return src
     deep = info.bit_depth > 8
-    for cand in (["yuv420p10le", "yuv422p10le", "yuv444p10le", "gbrp10le"] if deep else ["yuv420p"]):
+    for cand in ["yuv420p10le", "yuv422p10le", "yuv444p10le", "gbrp10le"] if deep else ["yuv420p"]:
         if cand in supported:
             return cand
     if deep:
@@ -126,8 +137,10 @@ def check_container(output: Path, codec: str) -> str:
         raise VideoError(f"cannot write a {ext or 'extension-less'} file; use one of {', '.join(CONTAINERS)}")
     fmt, codecs = CONTAINERS[ext]
     if codec not in codecs:
-        raise VideoError(f"a {ext} file cannot hold {codec} video; use .mkv, or --codec "
-                         f"{' / '.join(c for c in CODECS if c in codecs)}")
+        raise VideoError(
+            f"a {ext} file cannot hold {codec} video; use .mkv, or --codec "
+            f"{' / '.join(c for c in CODECS if c in codecs)}"
+        )
     return fmt
 
 
@@ -152,21 +165,23 @@ class Manifest:
         self.segments: list[dict[str, Any]] = []
 
     @classmethod
-    def load(cls, path: Path, fingerprint: str) -> "Manifest":
+    def load(cls, path: Path, fingerprint: str) -> Manifest:
         m = cls(path, fingerprint)
         if path.is_file():
             doc = json.loads(path.read_text())
             if doc.get("fingerprint") != fingerprint:
-                raise VideoError(f"{path.parent} holds an unfinished run with other input or settings; "
-                                 "delete it or run without --resume")
+                raise VideoError(
+                    f"{path.parent} holds an unfinished run with other input or settings; "
+                    "delete it or run without --resume"
+                )
             m.segments = doc["segments"]
         return m
 
     def add(self, entry: dict[str, Any]) -> None:
         self.segments.append(entry)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "segments": self.segments}, indent=1))
-        os.replace(tmp, self.path)
+        from .atomic import write_json
+
+        write_json(self.path, {"fingerprint": self.fingerprint, "segments": self.segments})
 
     @property
     def done_frames(self) -> int:
@@ -175,8 +190,13 @@ class Manifest:
 
 def fingerprint(src: Path, opts: VideoOptions, model_id: str) -> str:
     st = src.stat()
-    doc = {"src": str(src.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns, "opts": asdict(opts),
-           "model": model_id}
+    doc = {
+        "src": str(src.resolve()),
+        "size": st.st_size,
+        "mtime": st.st_mtime_ns,
+        "opts": asdict(opts),
+        "model": model_id,
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -303,8 +323,9 @@ class _SegmentWriter:
         for p in self.stream.encode(None):
             self.container.mux(p)
         self.container.close()
-        self.manifest.add({"file": self.path.name, "first": self.first_index, "frames": self.count,
-                           "first_pts": self.first_pts})
+        self.manifest.add(
+            {"file": self.path.name, "first": self.first_index, "frames": self.count, "first_pts": self.first_pts}
+        )
         self.container = None
 
     def abandon(self) -> None:
@@ -317,10 +338,17 @@ class _SegmentWriter:
             self.container = None
 
 
-def deblur_video(src: Path, output: Path, run_model: Callable[[np.ndarray], np.ndarray], opts: VideoOptions,
-                 model_id: str, resume: bool = False, overwrite: bool = False,
-                 on_frame: Callable[[int, int | None], None] | None = None,
-                 info: VideoInfo | None = None) -> VideoResult:
+def deblur_video(
+    src: Path,
+    output: Path,
+    run_model: Callable[[np.ndarray], np.ndarray],
+    opts: VideoOptions,
+    model_id: str,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_frame: Callable[[int, int | None], None] | None = None,
+    info: VideoInfo | None = None,
+) -> VideoResult:
     """Deblur ``src`` into ``output``; see the module docstring. ``info``: the source's probe, if done."""
     src, output = Path(src), Path(output)
     info = info or probe(src)
@@ -404,22 +432,27 @@ def deblur_video(src: Path, output: Path, run_model: Callable[[np.ndarray], np.n
         if w.error is not None:
             raise w.error if isinstance(w.error, VideoError) else VideoError(f"{src}: {w.error}")
     if interrupted:
-        return VideoResult(output, manifest.done_frames, time.perf_counter() - t_start, model_s, skip, info,
-                           pix_fmt, interrupted=True)
+        return VideoResult(
+            output, manifest.done_frames, time.perf_counter() - t_start, model_s, skip, info, pix_fmt, interrupted=True
+        )
     if manifest.done_frames == 0:
         shutil.rmtree(parts, ignore_errors=True)
         raise VideoError(f"{src}: no frames in the asked span")
     copied = _assemble(src, output, parts, manifest, info, opts, first_pts[0] if first_pts else 0)
     shutil.rmtree(parts, ignore_errors=True)
-    return VideoResult(output, manifest.done_frames, time.perf_counter() - t_start, model_s, skip, info, pix_fmt,
-                       copied_streams=copied)
+    return VideoResult(
+        output, manifest.done_frames, time.perf_counter() - t_start, model_s, skip, info, pix_fmt, copied_streams=copied
+    )
 
 
 def _expected_frames(info: VideoInfo, opts: VideoOptions) -> int | None:
     n = info.estimated_frames
     if opts.duration is not None and info.average_rate:
-        n = int(round(opts.duration * float(info.average_rate))) if n is None else \
-            min(n, int(round(opts.duration * float(info.average_rate))))
+        n = (
+            int(round(opts.duration * float(info.average_rate)))
+            if n is None
+            else min(n, int(round(opts.duration * float(info.average_rate))))
+        )
     elif opts.start and n is not None and info.average_rate:
         n = max(0, n - int(round(opts.start * float(info.average_rate))))
     if opts.max_frames is not None:
@@ -427,15 +460,32 @@ def _expected_frames(info: VideoInfo, opts: VideoOptions) -> int | None:
     return n
 
 
-def _assemble(src: Path, output: Path, parts: Path, manifest: Manifest, info: VideoInfo, opts: VideoOptions,
-              first_pts: int) -> list[str]:
+def _assemble(
+    src: Path, output: Path, parts: Path, manifest: Manifest, info: VideoInfo, opts: VideoOptions, first_pts: int
+) -> list[str]:
     """Interleave the segments' video packets and the input's other streams into the output (no re-encode)."""
     import av
 
+    from .atomic import atomic_path
+
     fmt = check_container(output, opts.codec)
-    tmp = output.with_name(f".{output.name}.tmp")
     segs = [av.open(str(parts / s["file"])) for s in manifest.segments]
     inp = open_input(src)
+    try:
+        with atomic_path(output) as tmp:
+            return _mux(tmp, fmt, segs, inp, manifest, info, opts, first_pts)
+    finally:
+        inp.close()
+        for c in segs:
+            c.close()
+
+
+def _mux(
+    tmp: Path, fmt: str, segs: list, inp: Any, manifest: Manifest, info: VideoInfo, opts: VideoOptions, first_pts: int
+) -> list[str]:
+    """Write the interleaved streams into ``tmp`` (renamed to the output by the caller)."""
+    import av
+
     out = av.open(str(tmp), "w", format=fmt)
     copied: list[str] = []
     try:
@@ -489,8 +539,11 @@ def _assemble(src: Path, output: Path, parts: Path, manifest: Manifest, info: Vi
         def key(p):
             return float(p.dts * p.time_base) if p.dts is not None else float(p.pts * p.time_base)
 
-        merged = heapq.merge(((key(p), 0, p) for p in video_packets()),
-                             ((key(p), 1, p) for p in other_packets()), key=lambda x: (x[0], x[1]))
+        merged = heapq.merge(
+            ((key(p), 0, p) for p in video_packets()),
+            ((key(p), 1, p) for p in other_packets()),
+            key=lambda x: (x[0], x[1]),
+        )
         for _, kind, p in merged:
             target = vout if kind == 0 else others[p.stream.index]
             if shift:
@@ -502,18 +555,12 @@ def _assemble(src: Path, output: Path, parts: Path, manifest: Manifest, info: Vi
             p.stream = target
             out.mux(p)
         out.close()
-        os.replace(tmp, output)
     except BaseException:
         try:
             out.close()
         except Exception:
             pass
-        tmp.unlink(missing_ok=True)
         raise
-    finally:
-        inp.close()
-        for c in segs:
-            c.close()
     return copied
 
 

@@ -7,6 +7,7 @@ range for YUV, full for the ``yuvj`` formats). 8-bit sources go through
 ``rgb24``; deeper ones through ``rgb48le`` (16 bits per channel), so 10-bit
 video is never squeezed to 8 bits on the way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -69,12 +70,22 @@ class VideoInfo:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"codec": self.codec, "width": self.width, "height": self.height, "pix_fmt": self.pix_fmt,
-                "bit_depth": self.bit_depth, "frames": self.frames, "duration": self.duration,
-                "rate": str(self.average_rate) if self.average_rate else None, "rotation": self.rotation,
-                "colorspace": self.colorspace, "color_range": self.color_range,
-                "color_primaries": self.color_primaries, "color_trc": self.color_trc,
-                "other_streams": self.other_streams}
+        return {
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "pix_fmt": self.pix_fmt,
+            "bit_depth": self.bit_depth,
+            "frames": self.frames,
+            "duration": self.duration,
+            "rate": str(self.average_rate) if self.average_rate else None,
+            "rotation": self.rotation,
+            "colorspace": self.colorspace,
+            "color_range": self.color_range,
+            "color_primaries": self.color_primaries,
+            "color_trc": self.color_trc,
+            "other_streams": self.other_streams,
+        }
 
 
 def matrix_for(colorspace: int, height: int) -> str:
@@ -122,8 +133,11 @@ def probe(path: Path) -> VideoInfo:
         vs = c.streams.video[0]
         cc = vs.codec_context
         fmt = c.format.name if c.format else ""
-        if fmt.endswith("_pipe") or fmt in ("image2", "png", "webp") or (cc is not None and cc.name in _STILLS
-                                                                        and (vs.frames or 1) <= 1):
+        if (
+            fmt.endswith("_pipe")
+            or fmt in ("image2", "png", "webp")
+            or (cc is not None and cc.name in _STILLS and (vs.frames or 1) <= 1)
+        ):
             raise VideoError(f"{path} is a still image, not a video; use 'deblurcli folder' for images")
         if cc is None or not cc.name:
             raise VideoError(f"{path}: the video codec is not supported by this FFmpeg")
@@ -139,25 +153,42 @@ def probe(path: Path) -> VideoInfo:
             raise VideoError(f"{path}: cannot decode the video stream ({_reason(e)})") from None
         if first is None:
             raise VideoError(f"{path}: the video stream has no decodable frames")
-        others = [f"{s.type}:{s.codec_context.name if s.codec_context else '?'}" for s in c.streams
-                  if s.index != vs.index]
+        others = [
+            f"{s.type}:{s.codec_context.name if s.codec_context else '?'}" for s in c.streams if s.index != vs.index
+        ]
         pix = first.format.name
         return VideoInfo(
-            path=Path(path), codec=cc.name, width=first.width, height=first.height, pix_fmt=pix,
-            bit_depth=bit_depth_of(pix), time_base=tb, average_rate=vs.average_rate or vs.guessed_rate,
-            frames=vs.frames or None, duration=duration, start_time=start, rotation=int(first.rotation or 0),
-            colorspace=int(first.colorspace), color_range=int(first.color_range),
-            color_primaries=int(first.color_primaries), color_trc=int(first.color_trc), other_streams=others,
+            path=Path(path),
+            codec=cc.name,
+            width=first.width,
+            height=first.height,
+            pix_fmt=pix,
+            bit_depth=bit_depth_of(pix),
+            time_base=tb,
+            average_rate=vs.average_rate or vs.guessed_rate,
+            frames=vs.frames or None,
+            duration=duration,
+            start_time=start,
+            rotation=int(first.rotation or 0),
+            colorspace=int(first.colorspace),
+            color_range=int(first.color_range),
+            color_primaries=int(first.color_primaries),
+            color_trc=int(first.color_trc),
+            other_streams=others,
         )
 
 
 def frame_to_planar(frame, info: VideoInfo) -> np.ndarray:
     """A decoded frame -> (3, H, W) float32 RGB in [0, 1], with the stream's matrix and range."""
     deep = info.bit_depth > 8
-    rgb = frame.reformat(format="rgb48le" if deep else "rgb24", src_colorspace=info.matrix,
-                         dst_colorspace=info.matrix,
-                         src_color_range="JPEG" if info.full_range else "MPEG", dst_color_range="JPEG",
-                         interpolation="BICUBIC")
+    rgb = frame.reformat(
+        format="rgb48le" if deep else "rgb24",
+        src_colorspace=info.matrix,
+        dst_colorspace=info.matrix,
+        src_color_range="JPEG" if info.full_range else "MPEG",
+        dst_color_range="JPEG",
+        interpolation="BICUBIC",
+    )
     arr = rgb.to_ndarray()
     scale = np.float32(65535.0 if deep else 255.0)
     return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32) / scale
@@ -178,9 +209,14 @@ def planar_to_frame(rgb: np.ndarray, info: VideoInfo, pix_fmt: str):
     if pix_fmt.startswith(("rgb", "bgr", "gbr")):
         out = frame.reformat(format=pix_fmt)
     else:
-        out = frame.reformat(format=pix_fmt, src_colorspace=info.matrix, dst_colorspace=info.matrix,
-                             src_color_range="JPEG", dst_color_range="JPEG" if info.full_range else "MPEG",
-                             interpolation="BICUBIC")
+        out = frame.reformat(
+            format=pix_fmt,
+            src_colorspace=info.matrix,
+            dst_colorspace=info.matrix,
+            src_color_range="JPEG",
+            dst_color_range="JPEG" if info.full_range else "MPEG",
+            interpolation="BICUBIC",
+        )
     tag_frame(out, info)
     return out
 

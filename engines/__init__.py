@@ -3,8 +3,9 @@
 Heavy back ends (ONNX Runtime, TensorRT) are imported lazily by their own
 modules; importing this package imports neither.
 """
-from .base import Engine, EngineBase, EngineInfo
 
-ENGINE_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
+from deblurcli.catalog import ENGINE_NAMES
+
+from .base import Engine, EngineBase, EngineInfo
 
 __all__ = ["ENGINE_NAMES", "Engine", "EngineBase", "EngineInfo"]

@@ -5,6 +5,7 @@ returns an array of the same shape. It is a context manager and describes
 itself with an :class:`EngineInfo`. Layout conversion happens once, in the
 pipeline, never inside an engine.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class Engine(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Engine": ...
+    def __enter__(self) -> Engine: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -39,7 +40,7 @@ class EngineBase:
 
     info: EngineInfo
 
-    def __enter__(self) -> "EngineBase":
+    def __enter__(self) -> EngineBase:
         return self
 
     def __exit__(self, *exc: object) -> None:

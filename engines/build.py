@@ -7,24 +7,35 @@ through the same tile plan, and keeps the engine only if the two agree
 (see :mod:`engines.verify`). The file is named by its :class:`EngineKey`;
 ``folder``/``eval`` find it again by recomputing the key.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from deblurcli.catalog import BUILD_TARGETS as TARGETS
 from deblurcli.errors import DeblurError
 
-from .cache import EngineKey, ShapeRange, cache_dir, file_digest, find_engine, near_misses, plan_shapes, \
-    read_sidecar, sidecar, write_sidecar
+from .cache import (
+    EngineKey,
+    ShapeRange,
+    cache_dir,
+    file_digest,
+    find_engine,
+    near_misses,
+    plan_shapes,
+    read_sidecar,
+    sidecar,
+    write_sidecar,
+)
 from .onnx_export import DEFAULT_OPSET, export_onnx
 from .torch_engine import EngineError, TorchEngine
 
 log = logging.getLogger(__name__)
-
-TARGETS = {"onnx": "onnxruntime", "tensorrt": "tensorrt"}
 
 
 def ort_version() -> str | None:
@@ -38,19 +49,40 @@ def ort_version() -> str | None:
     return None
 
 
-def engine_key(loaded: Any, backend: str, shapes: ShapeRange, precision: str, device: str = "cpu",
-               opset: int = DEFAULT_OPSET) -> EngineKey:
+def engine_key(
+    loaded: Any, backend: str, shapes: ShapeRange, precision: str, device: str = "cpu", opset: int = DEFAULT_OPSET
+) -> EngineKey:
     """The key of an engine for ``loaded`` (a :class:`deblurcli.loading.LoadedModel`)."""
     weights = file_digest(loaded.weights)
     if backend == "tensorrt":
         from .trt_engine import gpu_identity, trt_version
 
         name, cc = gpu_identity(_cuda_index(device))
-        return EngineKey("tensorrt", trt_version() or "none", loaded.arch, loaded.variant, weights, shapes,
-                         precision, name, cc, opset)
+        return EngineKey(
+            "tensorrt",
+            trt_version() or "none",
+            loaded.arch,
+            loaded.variant,
+            weights,
+            shapes,
+            precision,
+            name,
+            cc,
+            opset,
+        )
     if backend == "onnxruntime":
-        return EngineKey("onnxruntime", ort_version() or "none", loaded.arch, loaded.variant, weights, shapes,
-                         precision, "cuda" if device.startswith("cuda") else "cpu", "", opset)
+        return EngineKey(
+            "onnxruntime",
+            ort_version() or "none",
+            loaded.arch,
+            loaded.variant,
+            weights,
+            shapes,
+            precision,
+            "cuda" if device.startswith("cuda") else "cpu",
+            "",
+            opset,
+        )
     raise ValueError(f"unknown back end {backend!r}")
 
 
@@ -65,8 +97,9 @@ def open_engine(path: Path, key: EngineKey, device: str = "cpu", threads: int | 
         return OrtEngine(path, key.shapes, device=key.device, threads=threads, precision=key.precision)
     from .trt_engine import TrtEngine
 
-    return TrtEngine(path, key.shapes, device=device if device.startswith("cuda") else "cuda:0",
-                     precision=key.precision)
+    return TrtEngine(
+        path, key.shapes, device=device if device.startswith("cuda") else "cuda:0", precision=key.precision
+    )
 
 
 @dataclass
@@ -78,10 +111,22 @@ class BuildResult:
     reused: bool = False
 
 
-def build(loaded: Any, target: str, tile: int, batch: int = 1, precision: str = "fp32",
-          out_dir: Path | None = None, dynamic: str | None = None, overlap: int | None = None,
-          device: str = "auto", verify_dir: Path | None = None, threads: int | None = None,
-          force: bool = False, opset: int = DEFAULT_OPSET, say: Callable[[str], None] = log.info) -> BuildResult:
+def build(
+    loaded: Any,
+    target: str,
+    tile: int,
+    batch: int = 1,
+    precision: str = "fp32",
+    out_dir: Path | None = None,
+    dynamic: str | None = None,
+    overlap: int | None = None,
+    device: str = "auto",
+    verify_dir: Path | None = None,
+    threads: int | None = None,
+    force: bool = False,
+    opset: int = DEFAULT_OPSET,
+    say: Callable[[str], None] = log.info,
+) -> BuildResult:
     """Build, verify and cache an engine; reuse a matching verified one unless ``force``."""
     from deblurcli.pipeline import Deblurrer
 
@@ -144,8 +189,12 @@ def build(loaded: Any, target: str, tile: int, batch: int = 1, precision: str = 
     ov = min(ov, t // 2)
     try:
         engine = open_engine(path, key, device, threads)
-        with engine, TorchEngine(loaded.model, device="cpu" if backend == "onnxruntime" and device == "cpu"
-                                 else device, threads=threads) as ref:
+        with (
+            engine,
+            TorchEngine(
+                loaded.model, device="cpu" if backend == "onnxruntime" and device == "cpu" else device, threads=threads
+            ) as ref,
+        ):
             run = Deblurrer(engine, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=True)
             run_ref = Deblurrer(ref, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=True)
             result = verify(run.run, run_ref.run, images, precision)
@@ -155,13 +204,24 @@ def build(loaded: Any, target: str, tile: int, batch: int = 1, precision: str = 
     if not result.passed:
         path.unlink(missing_ok=True)
         sidecar(path).unlink(missing_ok=True)
-        raise EngineError(f"verification failed: the engine's output is {result.worst:.1f} dB from PyTorch's, "
-                          f"below the {result.threshold:.0f} dB needed for {precision}; engine deleted")
-    write_sidecar(path, key, {
-        "verified": True, "verification": result.to_dict(), "build_seconds": round(seconds, 2),
-        "weights_file": str(loaded.weights), "tile": t, "overlap": ov, "pad_multiple": multiple,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+        raise EngineError(
+            f"verification failed: the engine's output is {result.worst:.1f} dB from PyTorch's, "
+            f"below the {result.threshold:.0f} dB needed for {precision}; engine deleted"
+        )
+    write_sidecar(
+        path,
+        key,
+        {
+            "verified": True,
+            "verification": result.to_dict(),
+            "build_seconds": round(seconds, 2),
+            "weights_file": str(loaded.weights),
+            "tile": t,
+            "overlap": ov,
+            "pad_multiple": multiple,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     return BuildResult(path, key, result, seconds)
 
 
@@ -171,8 +231,9 @@ def _ort_device(device: str, precision: str) -> str:
     provs = providers_for("cpu" if device == "cpu" else device)
     dev = "cuda" if provs[0] != "CPUExecutionProvider" else "cpu"
     if dev == "cpu" and precision != "fp32":
-        raise EngineError(f"{precision} ONNX engines need a GPU (ONNX Runtime's CUDA provider); "
-                          "use --precision fp32 on the CPU")
+        raise EngineError(
+            f"{precision} ONNX engines need a GPU (ONNX Runtime's CUDA provider); use --precision fp32 on the CPU"
+        )
     return dev
 
 
@@ -180,10 +241,17 @@ def missing_engine_message(key: EngineKey, out_dir: Path | None = None) -> str:
     """What to run to get an engine for ``key``, and why near misses do not match."""
     target = "tensorrt" if key.backend == "tensorrt" else "onnx"
     b, h, _ = key.shapes.opt
-    cmd = f"deblurcli build-engine {key.arch} --variant {key.variant} --target {target} --tile {h} --batch {b} " \
-          f"--precision {key.precision}"
+    cmd = (
+        f"deblurcli build-engine {key.arch} --variant {key.variant} --target {target} --tile {h} --batch {b} "
+        f"--precision {key.precision}"
+    )
     misses = near_misses(key, out_dir)
-    why = f" ({len(misses)} other engine(s) differ in: {', '.join(sorted({k for _, d in misses for k in d}))})" \
-        if misses else ""
-    return f"no {key.backend} engine for {key.arch} ({key.variant}) with these weights and settings{why}; " \
-           f"build one with: {cmd}"
+    why = (
+        f" ({len(misses)} other engine(s) differ in: {', '.join(sorted({k for _, d in misses for k in d}))})"
+        if misses
+        else ""
+    )
+    return (
+        f"no {key.backend} engine for {key.arch} ({key.variant}) with these weights and settings{why}; "
+        f"build one with: {cmd}"
+    )

@@ -9,6 +9,7 @@ beside it holds the key in full along with how the build was verified (the
 vs-mlrt convention). Looking an engine up is recomputing the key and checking
 that the file exists.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -109,7 +110,7 @@ class EngineKey:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EngineKey":
+    def from_dict(cls, d: dict[str, Any]) -> EngineKey:
         d = dict(d)
         for k in ("deblurcli_version", "torch_version"):  # sidecars written before the versions were keyed
             d.setdefault(k, "unknown")
@@ -126,8 +127,14 @@ class EngineKey:
 
     def filename(self) -> str:
         """Readable summary of the key, then the hash of all of it."""
-        parts = [self.arch, self.variant, self.weights[:8], self.shapes.tag(), self.precision,
-                 f"{'trt' if self.backend == 'tensorrt' else 'ort'}{self.backend_version}"]
+        parts = [
+            self.arch,
+            self.variant,
+            self.weights[:8],
+            self.shapes.tag(),
+            self.precision,
+            f"{'trt' if self.backend == 'tensorrt' else 'ort'}{self.backend_version}",
+        ]
         if self.backend == "tensorrt":
             parts += [_slug(self.device), f"sm{self.compute_capability.replace('.', '')}"]
         return "-".join(parts + [self.digest()]) + SUFFIX[self.backend]
@@ -154,11 +161,11 @@ def sidecar(engine_path: Path) -> Path:
 
 
 def write_sidecar(engine_path: Path, key: EngineKey, extra: dict[str, Any]) -> Path:
-    from deblurcli.images import write_atomic
+    from deblurcli.images import write_json_atomic
 
     info = {"key": key.to_dict(), "digest": key.digest(), "engine": engine_path.name, **extra}
     path = sidecar(engine_path)
-    write_atomic(path, (json.dumps(info, indent=2) + "\n").encode())
+    write_json_atomic(path, info)
     return path
 
 

@@ -9,17 +9,19 @@ optimiser (onnxscript: constant folding, dead-code and redundant-op removal)
 is the simplification pass. The result is checked with ``onnx.checker``
 (full check, with shape inference) before anyone uses it.
 """
+
 from __future__ import annotations
 
 import contextlib
 import io
 import logging
-import os
 import warnings
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+
+from deblurcli.atomic import atomic_path
 
 from .cache import ShapeRange
 from .torch_engine import EngineError
@@ -47,8 +49,7 @@ def _dynamic_shapes(shapes: ShapeRange, multiple: int):
     return (dims,) if dims else None
 
 
-def export_onnx(model: nn.Module, path: Path, shapes: ShapeRange, multiple: int,
-                opset: int = DEFAULT_OPSET) -> Path:
+def export_onnx(model: nn.Module, path: Path, shapes: ShapeRange, multiple: int, opset: int = DEFAULT_OPSET) -> Path:
     """Export ``model`` (fp32, eval mode, on the CPU) to ``path`` and check it.
 
     The graph takes ``input`` (N, 3, H, W) float32 in [0, 1] and returns
@@ -59,29 +60,35 @@ def export_onnx(model: nn.Module, path: Path, shapes: ShapeRange, multiple: int,
 
     if opset < MIN_OPSET:
         raise ExportError(f"opset {opset} is too old; use {MIN_OPSET} or later")
-    for (b, h, w) in (shapes.min, shapes.opt, shapes.max):
+    for _, h, w in (shapes.min, shapes.opt, shapes.max):
         if h % multiple or w % multiple:
             raise ExportError(f"tile {h}x{w} is not a multiple of the model's pad multiple {multiple}")
     model = model.eval().float().cpu()
     b, h, w = shapes.opt
     example = (torch.rand(b, 3, h, w),)
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
     quiet = io.StringIO()
     try:
-        # the exporter narrates its steps on stdout and warns about internals
-        with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), _quiet_loggers():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                model, example, None, dynamo=True, input_names=[INPUT], output_names=[OUTPUT],
-                opset_version=opset, dynamic_shapes=_dynamic_shapes(shapes, multiple), optimize=True,
-                verbose=False)
-            program.save(str(tmp), external_data=False)
-        graph = onnx.load(str(tmp))
-        onnx.checker.check_model(graph, full_check=True)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            # the exporter narrates its steps on stdout and warns about internals
+            with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), _quiet_loggers():
+                warnings.simplefilter("ignore")
+                program = torch.onnx.export(
+                    model,
+                    example,
+                    None,
+                    dynamo=True,
+                    input_names=[INPUT],
+                    output_names=[OUTPUT],
+                    opset_version=opset,
+                    dynamic_shapes=_dynamic_shapes(shapes, multiple),
+                    optimize=True,
+                    verbose=False,
+                )
+                program.save(str(tmp), external_data=False)
+            graph = onnx.load(str(tmp))
+            onnx.checker.check_model(graph, full_check=True)
     except Exception as e:  # the exporter raises many types; all mean the same to the user
-        tmp.unlink(missing_ok=True)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"ONNX export failed: {first}") from e
     return path

@@ -4,6 +4,7 @@ Runs an exported graph with the CPU execution provider, or with the CUDA and
 TensorRT providers when this onnxruntime build has them and a GPU is asked
 for. onnxruntime is imported here only, never by ``import deblurcli``.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,16 +37,19 @@ def providers_for(device: str) -> list[str]:
         if device.startswith("cuda") and not chosen:
             from .torch_engine import EngineError
 
-            raise EngineError(f"this onnxruntime has no CUDA provider (it has {', '.join(sorted(have))}); "
-                              "use --device cpu or install onnxruntime-gpu")
+            raise EngineError(
+                f"this onnxruntime has no CUDA provider (it has {', '.join(sorted(have))}); "
+                "use --device cpu or install onnxruntime-gpu"
+            )
     return chosen + ["CPUExecutionProvider"]
 
 
 class OrtEngine(ShapeCheckedEngine):
     """An ONNX graph from ``deblurcli build-engine --target onnx`` in an InferenceSession."""
 
-    def __init__(self, path: Path, shapes: ShapeRange, device: str = "cpu", threads: int | None = None,
-                 precision: str = "fp32") -> None:
+    def __init__(
+        self, path: Path, shapes: ShapeRange, device: str = "cpu", threads: int | None = None, precision: str = "fp32"
+    ) -> None:
         ort = require_onnxruntime()
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -58,8 +62,9 @@ class OrtEngine(ShapeCheckedEngine):
         self.input = self.session.get_inputs()[0].name
         self.shapes = shapes
         dev = "cpu" if used == "CPUExecutionProvider" else device.replace("auto", "cuda:0")
-        self.info = EngineInfo(name="onnxruntime", device=dev, precision=precision,
-                               threads=self.threads if dev == "cpu" else None)
+        self.info = EngineInfo(
+            name="onnxruntime", device=dev, precision=precision, threads=self.threads if dev == "cpu" else None
+        )
 
     def run_exact(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input: batch})[0]

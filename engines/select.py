@@ -6,6 +6,7 @@ matching engine exists; else PyTorch. Asking for ``onnxruntime`` builds the
 missing engine on the spot (an export takes seconds); asking for
 ``tensorrt`` without an engine says which ``build-engine`` command to run.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deblurcli.catalog import ENGINE_NAMES as CHOICES
+
 from .base import EngineBase
 from .build import build, engine_key, missing_engine_message, open_engine
 from .cache import find_engine, plan_shapes
 from .torch_engine import EngineError, TorchEngine
 
 log = logging.getLogger(__name__)
-
-CHOICES = ("auto", "torch", "onnxruntime", "tensorrt")
 
 
 @dataclass
@@ -46,8 +47,16 @@ def _trt_candidate(loaded: Any, tile: int, batch: int, precision: str, device: s
     return (key, path, dev) if path else None
 
 
-def select_engine(choice: str, loaded: Any, device: str, precision: str, threads: int | None, tile: int,
-                  batch: int, engine_dir: Path | None = None) -> Selected:
+def select_engine(
+    choice: str,
+    loaded: Any,
+    device: str,
+    precision: str,
+    threads: int | None,
+    tile: int,
+    batch: int,
+    engine_dir: Path | None = None,
+) -> Selected:
     if choice not in CHOICES:
         raise EngineError(f"unknown engine {choice!r} (use {', '.join(CHOICES)})")
     if choice == "torch":
@@ -83,7 +92,12 @@ def select_engine(choice: str, loaded: Any, device: str, precision: str, threads
     key = engine_key(loaded, "onnxruntime", plan_shapes(tile, batch, loaded.pad_multiple), precision, ort_device)
     path = find_engine(key, engine_dir)
     if path is None:
-        log.warning("no ONNX engine for %s (%s) at tile %d, batch %d yet: building one", loaded.arch,
-                    loaded.variant, tile, batch)
+        log.warning(
+            "no ONNX engine for %s (%s) at tile %d, batch %d yet: building one",
+            loaded.arch,
+            loaded.variant,
+            tile,
+            batch,
+        )
         path = build(loaded, "onnx", tile, batch, precision, engine_dir, device=ort_device, threads=threads).path
     return Selected(open_engine(path, key, ort_device, threads), True, path)

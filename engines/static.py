@@ -6,6 +6,7 @@ what is left is the batch: a short last batch is padded with zero tiles, a
 long one is split, and the padding is dropped from the result. A tile shape
 outside what the engine was built for is an error that says how to rebuild.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -31,11 +32,13 @@ class ShapeCheckedEngine(EngineBase, ABC):
         (b_lo, h_lo, w_lo), (b_hi, h_hi, w_hi) = self.shapes.min, self.shapes.max
         if not (h_lo <= h <= h_hi and w_lo <= w <= w_hi):
             built = f"{h_lo}x{w_lo}" if self.shapes.static else f"{h_lo}x{w_lo}..{h_hi}x{w_hi}"
-            raise EngineError(f"this engine was built for {built} tiles, got {h}x{w}; "
-                              f"rebuild it with 'deblurcli build-engine --tile {max(h, w)}' or pass --tile {h_lo}")
+            raise EngineError(
+                f"this engine was built for {built} tiles, got {h}x{w}; "
+                f"rebuild it with 'deblurcli build-engine --tile {max(h, w)}' or pass --tile {h_lo}"
+            )
         outs = []
         for i in range(0, n, b_hi):
-            chunk = batch[i:i + b_hi]
+            chunk = batch[i : i + b_hi]
             k = len(chunk)
             if k < b_lo:
                 chunk = np.concatenate([chunk, np.zeros((b_lo - k, *chunk.shape[1:]), np.float32)])

@@ -1,4 +1,5 @@
 """PyTorch back end: eager inference on CPU or CUDA."""
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,9 @@ class TorchEngine(EngineBase):
     intra-op threads (default: every core).
     """
 
-    def __init__(self, model: nn.Module, device: str = "auto", precision: str = "fp32",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, device: str = "auto", precision: str = "fp32", threads: int | None = None
+    ) -> None:
         if precision not in _DTYPES:
             raise EngineError(f"unknown precision {precision!r} (use {', '.join(_DTYPES)})")
         dev = resolve_device(device)
@@ -61,8 +63,9 @@ class TorchEngine(EngineBase):
         self.device = dev
         self.dtype = _DTYPES[precision]
         self.model = model.eval().to(device=dev, dtype=self.dtype)
-        self.info = EngineInfo(name="torch", device=str(dev), precision=precision,
-                               threads=self.threads if dev.type == "cpu" else None)
+        self.info = EngineInfo(
+            name="torch", device=str(dev), precision=precision, threads=self.threads if dev.type == "cpu" else None
+        )
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         self.check_batch(batch)
@@ -77,8 +80,10 @@ class TorchEngine(EngineBase):
             x = y = None  # noqa: F841  (drop the references before freeing the cache)
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            raise OutOfMemory(f"out of memory on {self.device} for a batch of {batch.shape[0]} tile(s) of "
-                              f"{batch.shape[2]}x{batch.shape[3]}: {str(e).splitlines()[0][:120]}") from None
+            raise OutOfMemory(
+                f"out of memory on {self.device} for a batch of {batch.shape[0]} tile(s) of "
+                f"{batch.shape[2]}x{batch.shape[3]}: {str(e).splitlines()[0][:120]}"
+            ) from None
 
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]

@@ -14,6 +14,7 @@ Running. I/O is by tensor name: ``set_input_shape``, ``set_tensor_address``
 on torch CUDA tensors, ``execute_async_v3`` on torch's current CUDA stream
 (no pycuda, no cuda-python).
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,9 @@ from .static import ShapeCheckedEngine
 
 log = logging.getLogger(__name__)
 
-NEEDS_GPU = "TensorRT needs an NVIDIA GPU with CUDA, and none is available here; use --target onnx " \
-            "(ONNX Runtime, CPU) instead"
+NEEDS_GPU = (
+    "TensorRT needs an NVIDIA GPU with CUDA, and none is available here; use --target onnx (ONNX Runtime, CPU) instead"
+)
 
 
 def _error(message: str) -> Exception:
@@ -89,8 +91,7 @@ def to_mixed_precision(onnx_path: Path, out_path: Path, precision: str) -> Path 
     import onnx
 
     low = {"fp16": "fp16", "bf16": "bf16"}[precision]
-    model = autocast.convert_to_mixed_precision(onnx_path=str(onnx_path), low_precision_type=low,
-                                                keep_io_types=True)
+    model = autocast.convert_to_mixed_precision(onnx_path=str(onnx_path), low_precision_type=low, keep_io_types=True)
     onnx.save(model, str(out_path))
     return out_path
 
@@ -101,8 +102,14 @@ class BuildSettings:
     builder_optimization_level: int = 3
 
 
-def build_engine(onnx_path: Path, engine_path: Path, shapes: ShapeRange, precision: str,
-                 timing_cache: Path, settings: BuildSettings | None = None) -> Path:
+def build_engine(
+    onnx_path: Path,
+    engine_path: Path,
+    shapes: ShapeRange,
+    precision: str,
+    timing_cache: Path,
+    settings: BuildSettings | None = None,
+) -> Path:
     """Build a serialized TensorRT engine for ``shapes`` from an fp32 ONNX graph."""
     trt = require_tensorrt()
     settings = settings or BuildSettings()
@@ -116,11 +123,16 @@ def build_engine(onnx_path: Path, engine_path: Path, shapes: ShapeRange, precisi
             source = mixed
         elif _major(trt) < 11 and hasattr(trt.BuilderFlag, precision.upper()):
             weak_flag = getattr(trt.BuilderFlag, precision.upper())
-            log.warning("nvidia-modelopt is not installed: building %s with TensorRT %s's builder flag",
-                        precision, trt.__version__)
+            log.warning(
+                "nvidia-modelopt is not installed: building %s with TensorRT %s's builder flag",
+                precision,
+                trt.__version__,
+            )
         else:
-            raise _error(f"{precision} with TensorRT {trt.__version__} needs the graph converted first: "
-                         "pip install 'nvidia-modelopt[onnx]'")
+            raise _error(
+                f"{precision} with TensorRT {trt.__version__} needs the graph converted first: "
+                "pip install 'nvidia-modelopt[onnx]'"
+            )
     strongly = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
     flags = 0 if (weak_flag is not None or strongly is None) else 1 << int(strongly)
     network = builder.create_network(flags)
@@ -139,8 +151,12 @@ def build_engine(onnx_path: Path, engine_path: Path, shapes: ShapeRange, precisi
     if weak_flag is not None:
         config.set_flag(weak_flag)
     profile = builder.create_optimization_profile()
-    profile.set_shape(INPUT, (shapes.min[0], 3, *shapes.min[1:]), (shapes.opt[0], 3, *shapes.opt[1:]),
-                      (shapes.max[0], 3, *shapes.max[1:]))
+    profile.set_shape(
+        INPUT,
+        (shapes.min[0], 3, *shapes.min[1:]),
+        (shapes.opt[0], 3, *shapes.opt[1:]),
+        (shapes.max[0], 3, *shapes.max[1:]),
+    )
     config.add_optimization_profile(profile)
     cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
     config.set_timing_cache(cache, ignore_mismatch=False)

@@ -9,12 +9,13 @@ The default images are real motion-blurred crops shipped in
 ``engines/verify_images`` (see the ATTRIBUTION file there); any folder of
 images can be used instead.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -56,12 +57,20 @@ class Verification:
 
     def to_dict(self) -> dict:
         fmt = lambda v: None if math.isnan(v) else ("inf" if math.isinf(v) else round(v, 2))  # noqa: E731
-        return {"threshold_db": self.threshold, "worst_db": fmt(self.worst),
-                "per_image_db": [fmt(v) for v in self.psnr], "passed": self.passed}
+        return {
+            "threshold_db": self.threshold,
+            "worst_db": fmt(self.worst),
+            "per_image_db": [fmt(v) for v in self.psnr],
+            "passed": self.passed,
+        }
 
 
-def verify(run_engine: Callable[[np.ndarray], np.ndarray], run_reference: Callable[[np.ndarray], np.ndarray],
-           images: list[np.ndarray], precision: str) -> Verification:
+def verify(
+    run_engine: Callable[[np.ndarray], np.ndarray],
+    run_reference: Callable[[np.ndarray], np.ndarray],
+    images: list[np.ndarray],
+    precision: str,
+) -> Verification:
     """Compare two image -> image callables on ``images`` (outputs before quantisation)."""
     v = Verification(threshold=THRESHOLDS[precision])
     for img in images:

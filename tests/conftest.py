@@ -21,8 +21,11 @@ def pytest_collection_modifyitems(config, items):
 
 def tree_hash(root: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file below root."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +37,14 @@ def tiny_weights(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = create_model("nafnet", "tiny")
     path = tmp_path_factory.mktemp("weights") / "nafnet-tiny.safetensors"
-    save_checkpoint(path, model.state_dict(), "nafnet", get_spec("nafnet").config("tiny"),
-                    training_data="none (random weights for tests)", steps=0)
+    save_checkpoint(
+        path,
+        model.state_dict(),
+        "nafnet",
+        get_spec("nafnet").config("tiny"),
+        training_data="none (random weights for tests)",
+        steps=0,
+    )
     return path
 
 

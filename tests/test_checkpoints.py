@@ -13,8 +13,16 @@ def test_safetensors_roundtrip_rebuilds_model_from_file_alone(tmp_path):
     torch.manual_seed(1)
     m = create_model("resunet", "tiny")
     cfg = get_spec("resunet").config("tiny")
-    p = save_checkpoint(tmp_path / "r.safetensors", m.state_dict(), "resunet", cfg,
-                        training_data="GoPro", steps=123, val_psnr=27.5, val_ssim=0.88)
+    p = save_checkpoint(
+        tmp_path / "r.safetensors",
+        m.state_dict(),
+        "resunet",
+        cfg,
+        training_data="GoPro",
+        steps=123,
+        val_psnr=27.5,
+        val_ssim=0.88,
+    )
     ckpt = read_checkpoint(p)
     assert ckpt.kind == "safetensors"
     assert ckpt.metadata["arch"] == "resunet" and ckpt.metadata["variant"] == "tiny"
@@ -43,11 +51,14 @@ def test_pth_is_matched_by_parameter_names_and_shapes():
     assert (name, variant) == ("uptimus", "default")
 
 
-@pytest.mark.parametrize("content,found", [
-    (b"", "an empty file"),
-    (b"hello, these are not weights\n", "text"),
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "an image"),
-])
+@pytest.mark.parametrize(
+    "content,found",
+    [
+        (b"", "an empty file"),
+        (b"hello, these are not weights\n", "text"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "an image"),
+    ],
+)
 def test_not_a_checkpoint_says_what_it_found(tmp_path, content, found):
     p = tmp_path / "w.safetensors"
     p.write_bytes(content)
@@ -118,8 +129,12 @@ def test_saved_checkpoints_get_the_usual_file_mode(tmp_path):
 
     old = os.umask(0o022)
     try:
-        path = save_checkpoint(tmp_path / "w.safetensors", create_model("nafnet", "tiny").state_dict(), "nafnet",
-                               get_spec("nafnet").config("tiny"))
+        path = save_checkpoint(
+            tmp_path / "w.safetensors",
+            create_model("nafnet", "tiny").state_dict(),
+            "nafnet",
+            get_spec("nafnet").config("tiny"),
+        )
     finally:
         os.umask(old)
     assert (os.stat(path).st_mode & 0o777) == 0o644  # readable by the group and others, like any new file

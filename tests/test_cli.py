@@ -74,13 +74,16 @@ def test_bad_files_are_reported_and_skipped(images, tiny_weights, capfd):
     assert tree_hash(images) == before
 
 
-@pytest.mark.parametrize("case,expected", [
-    ("empty", "no images"),
-    ("same", "output folder is the input folder"),
-    ("inside", "inside the input folder"),
-    ("missing", "does not exist"),
-    ("output_is_file", "not a folder"),
-])
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("empty", "no images"),
+        ("same", "output folder is the input folder"),
+        ("inside", "inside the input folder"),
+        ("missing", "does not exist"),
+        ("output_is_file", "not a folder"),
+    ],
+)
 def test_jobs_that_cannot_start_exit_2_with_one_line(tmp_path, tiny_weights, images, case, expected):
     args = ["folder"]
     if case == "empty":
@@ -174,8 +177,7 @@ def test_models_lists_every_registered_variant():
     r = run("models", "--json")
     assert r.exit_code == 0
     rows = json.loads(r.output)
-    assert {(x["name"], x["variant"]) for x in rows} == {
-        (n, v) for n in model_names() for v in get_spec(n).variants}
+    assert {(x["name"], x["variant"]) for x in rows} == {(n, v) for n in model_names() for v in get_spec(n).variants}
     up = next(x for x in rows if x["name"] == "uptimus" and x["variant"] == "default")
     assert up["parameters"] == 249_819 and up["pad_multiple"] == 32 and 40 < up["gmacs_per_mp"] < 60
     table = run("models")
@@ -256,26 +258,40 @@ def test_study_checkpoint_deblurs_a_real_folder_end_to_end(tmp_path):
 @pytest.mark.parametrize("command", ["folder", "video", "build-engine"])
 def test_unknown_variant_is_one_line_exit_2(command, images, tmp_path):
     """Was a KeyError traceback with exit 1; the registry now raises a DeblurError."""
-    args = {"folder": [images, "-o", tmp_path / "out"],
-            "video": [SHARED / "data" / "videos" / "01_dog.mp4", "-o", tmp_path / "x.mp4"],
-            "build-engine": ["nafnet"]}[command]
+    args = {
+        "folder": [images, "-o", tmp_path / "out"],
+        "video": [SHARED / "data" / "videos" / "01_dog.mp4", "-o", tmp_path / "x.mp4"],
+        "build-engine": ["nafnet"],
+    }[command]
     r = run(command, *args, "--variant", "bogus")
     assert r.exit_code == 2
     assert "has no variant 'bogus'" in one_line_error(r) and "Traceback" not in r.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "x.mp4").exists()
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["folder", "--help"], ["train", "--help"],
-                                  ["video", "--help"], ["build-engine", "--help"], ["eval", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["folder", "--help"],
+        ["train", "--help"],
+        ["video", "--help"],
+        ["build-engine", "--help"],
+        ["eval", "--help"],
+    ],
+)
 def test_help_and_version_do_not_import_torch(args):
     """--help and --version answer in well under a second: no torch or torchvision import (3 s)."""
     import subprocess
     import sys
 
-    code = ("import sys; from click.testing import CliRunner; from deblurcli.cli import main; "
-            f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code == 0, r.output; "
-            "heavy = [m for m in ('torch', 'torchvision', 'cv2', 'onnxruntime') if m in sys.modules]; "
-            "assert not heavy, heavy")
+    code = (
+        "import sys; from click.testing import CliRunner; from deblurcli.cli import main; "
+        f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code == 0, r.output; "
+        "heavy = [m for m in ('torch', 'torchvision', 'cv2', 'onnxruntime') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
 

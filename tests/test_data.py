@@ -1,4 +1,5 @@
 """trainers.data: layouts, bad pairs, sequence splits, aligned augmentation, resumable batches."""
+
 import logging
 import shutil
 
@@ -6,8 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from trainers.data import (BatchSource, DataError, PairLoader, augment_pair, find_pairs, iterate_pairs,
-                           split_by_group)
+from trainers.data import BatchSource, DataError, PairLoader, augment_pair, find_pairs, iterate_pairs, split_by_group
 
 from .conftest import DATA, SHARED
 
@@ -21,7 +21,9 @@ def gopro_tree(tmp_path, groups=("seqA", "seqB", "seqC"), n=3):
         for kind in ("blur", "sharp"):
             (root / g / kind).mkdir(parents=True)
             for i in range(n):
-                shutil.copy(src if kind == "blur" else DATA / "reds" / "sharp" / src.name, root / g / kind / f"{i:04d}.png")
+                shutil.copy(
+                    src if kind == "blur" else DATA / "reds" / "sharp" / src.name, root / g / kind / f"{i:04d}.png"
+                )
     return root
 
 
@@ -55,11 +57,14 @@ def test_study_arrays(tmp_path):
         find_pairs(tmp_path)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda d: (d / "blur").mkdir(), "no 'sharp' folder beside it"),
-    (lambda d: None, "no 'blur' folder under"),
-    (lambda d: ((d / "blur").mkdir(), (d / "sharp").mkdir()), "no blurry/sharp image pairs"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: (d / "blur").mkdir(), "no 'sharp' folder beside it"),
+        (lambda d: None, "no 'blur' folder under"),
+        (lambda d: ((d / "blur").mkdir(), (d / "sharp").mkdir()), "no blurry/sharp image pairs"),
+    ],
+)
 def test_bad_layouts_say_what_is_wrong(tmp_path, make, message):
     d = tmp_path / "data"
     d.mkdir()

@@ -1,4 +1,5 @@
 """Engine cache keys and shape planning: what invalidates a built engine."""
+
 import dataclasses
 import json
 
@@ -6,14 +7,32 @@ import pytest
 
 from engines.cache import EngineKey, ShapeRange, find_engine, near_misses, plan_shapes, write_sidecar
 
-BASE = EngineKey("tensorrt", "10.13.0", "nafnet", "small", "0123456789abcdef",
-                 ShapeRange((1, 256, 256), (1, 256, 256), (1, 256, 256)), "fp16", "NVIDIA L4", "8.9", 18)
+BASE = EngineKey(
+    "tensorrt",
+    "10.13.0",
+    "nafnet",
+    "small",
+    "0123456789abcdef",
+    ShapeRange((1, 256, 256), (1, 256, 256), (1, 256, 256)),
+    "fp16",
+    "NVIDIA L4",
+    "8.9",
+    18,
+)
 
 CHANGES = {
-    "backend": "onnxruntime", "backend_version": "11.0.1", "arch": "uptimus", "variant": "tiny",
-    "weights": "fedcba9876543210", "shapes": ShapeRange((2, 256, 256), (2, 256, 256), (2, 256, 256)),
-    "precision": "bf16", "device": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0", "opset": 19,
-    "deblurcli_version": "9.9.9", "torch_version": "2.99.0+cpu",
+    "backend": "onnxruntime",
+    "backend_version": "11.0.1",
+    "arch": "uptimus",
+    "variant": "tiny",
+    "weights": "fedcba9876543210",
+    "shapes": ShapeRange((2, 256, 256), (2, 256, 256), (2, 256, 256)),
+    "precision": "bf16",
+    "device": "NVIDIA A100-SXM4-80GB",
+    "compute_capability": "8.0",
+    "opset": 19,
+    "deblurcli_version": "9.9.9",
+    "torch_version": "2.99.0+cpu",
 }
 
 
@@ -31,8 +50,11 @@ def test_key_records_the_running_deblurcli_and_torch():
 
 def test_sidecar_without_versions_never_matches_a_new_key():
     """Engines built before the versions were part of the key must be rebuilt, not reused."""
-    old = {k: v for k, v in json.loads(json.dumps(BASE.to_dict())).items() if not k.endswith("_version")
-           or k == "backend_version"}
+    old = {
+        k: v
+        for k, v in json.loads(json.dumps(BASE.to_dict())).items()
+        if not k.endswith("_version") or k == "backend_version"
+    }
     assert EngineKey.from_dict(old).digest() != BASE.digest()
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from deblurcli.models import create_model
 from engines import Engine
 from engines.torch_engine import EngineError, TorchEngine
-from deblurcli.models import create_model
 
 
 def test_torch_engine_follows_the_protocol():
@@ -49,7 +49,9 @@ def test_cuda_half_precision_matches_fp32(precision, tol):
 
 
 def test_importing_the_package_imports_no_heavy_backend():
-    code = ("import sys, deblurcli, deblurcli.cli, engines, deblurcli.pipeline; "
-            "print(any(k in sys.modules for k in ('tensorrt', 'onnxruntime', 'rich')))")
+    code = (
+        "import sys, deblurcli, deblurcli.cli, engines, deblurcli.pipeline; "
+        "print(any(k in sys.modules for k in ('tensorrt', 'onnxruntime', 'rich')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

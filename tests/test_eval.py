@@ -1,4 +1,5 @@
 """`deblurcli eval`: the numbers are scikit-image's, on what `folder` writes."""
+
 import json
 
 import cv2
@@ -19,8 +20,23 @@ def test_eval_numbers_equal_scikit_image(tmp_path, tiny_weights, monkeypatch):
     data = DATA / "reds"
     report = tmp_path / "eval.json"
     fig = tmp_path / "fig.png"
-    r = run("eval", "--data", data, "-m", "nafnet,nafnet", "--weights", tiny_weights, "--weights", tiny_weights,
-            "--json", report, "--figure", fig, "--figure-rows", "2")
+    r = run(
+        "eval",
+        "--data",
+        data,
+        "-m",
+        "nafnet,nafnet",
+        "--weights",
+        tiny_weights,
+        "--weights",
+        tiny_weights,
+        "--json",
+        report,
+        "--figure",
+        fig,
+        "--figure-rows",
+        "2",
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(report.read_text())
     r = run("folder", data / "blur", "-o", tmp_path / "out", "--weights", tiny_weights, "--quiet")
@@ -31,11 +47,13 @@ def test_eval_numbers_equal_scikit_image(tmp_path, tiny_weights, monkeypatch):
         sharp, blur, out = rgb(data / "sharp" / n), rgb(data / "blur" / n), rgb(tmp_path / "out" / n)
         assert im["psnr"]["input"] == pytest.approx(peak_signal_noise_ratio(sharp, blur, data_range=1), abs=1e-9)
         assert im["ssim"]["input"] == pytest.approx(
-            structural_similarity(sharp, blur, data_range=1, channel_axis=2), abs=1e-9)
+            structural_similarity(sharp, blur, data_range=1, channel_axis=2), abs=1e-9
+        )
         label = "nafnet:nafnet-tiny"  # the same model twice is told apart by its file
         assert im["psnr"][label] == pytest.approx(peak_signal_noise_ratio(sharp, out, data_range=1), abs=1e-9)
-        assert im["ssim"][label] == pytest.approx(structural_similarity(sharp, out, data_range=1, channel_axis=2),
-                                                  abs=1e-9)
+        assert im["ssim"][label] == pytest.approx(
+            structural_similarity(sharp, out, data_range=1, channel_axis=2), abs=1e-9
+        )
     s = {row["label"]: row for row in doc["summary"]}
     assert s["input"]["psnr_mean"] == pytest.approx(np.mean([im["psnr"]["input"] for im in doc["images"]]))
     assert s["input"]["seconds_per_mp"] is None and s["nafnet:nafnet-tiny"]["seconds_per_mp"] > 0
@@ -61,8 +79,18 @@ def test_eval_closes_every_engine_it_opens(tmp_path, tiny_weights, monkeypatch):
     closed = []
     real_close = TorchEngine.close
     monkeypatch.setattr(TorchEngine, "close", lambda self: (closed.append(self), real_close(self)))
-    r = run("eval", "--data", DATA / "reds", "-m", "nafnet,nafnet", "--weights", tiny_weights, "--weights",
-            tiny_weights, "-q")
+    r = run(
+        "eval",
+        "--data",
+        DATA / "reds",
+        "-m",
+        "nafnet,nafnet",
+        "--weights",
+        tiny_weights,
+        "--weights",
+        tiny_weights,
+        "-q",
+    )
     assert r.exit_code == 0, r.output
     assert len(closed) == 2
     empty = tmp_path / "pairs"

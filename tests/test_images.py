@@ -10,11 +10,20 @@ from deblurcli.images import read_image, write_image
 from .conftest import DATA
 
 
-@pytest.mark.parametrize("shape,dtype,ext", [
-    ((20, 30, 3), np.uint8, ".png"), ((20, 30, 3), np.uint16, ".png"), ((20, 30, 4), np.uint8, ".png"),
-    ((20, 30, 4), np.uint16, ".png"), ((20, 30), np.uint8, ".png"), ((20, 30), np.uint16, ".tif"),
-    ((20, 30, 3), np.uint16, ".tiff"), ((20, 30, 3), np.uint8, ".bmp"), ((20, 30, 4), np.uint8, ".webp"),
-])
+@pytest.mark.parametrize(
+    "shape,dtype,ext",
+    [
+        ((20, 30, 3), np.uint8, ".png"),
+        ((20, 30, 3), np.uint16, ".png"),
+        ((20, 30, 4), np.uint8, ".png"),
+        ((20, 30, 4), np.uint16, ".png"),
+        ((20, 30), np.uint8, ".png"),
+        ((20, 30), np.uint16, ".tif"),
+        ((20, 30, 3), np.uint16, ".tiff"),
+        ((20, 30, 3), np.uint8, ".bmp"),
+        ((20, 30, 4), np.uint8, ".webp"),
+    ],
+)
 def test_lossless_formats_roundtrip_exactly(tmp_path, shape, dtype, ext):
     rng = np.random.default_rng(0)
     img = rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
@@ -51,9 +60,13 @@ def test_exif_orientation_is_honoured(tmp_path, orientation):
     assert np.abs(got.astype(int) - expected.astype(int)).mean() < 2.0
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"", "empty file"), (b"just some text, not pixels\n", "text"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"", "empty file"),
+        (b"just some text, not pixels\n", "text"),
+    ],
+)
 def test_unreadable_files_give_a_reason(tmp_path, content, reason):
     p = tmp_path / "bad.png"
     p.write_bytes(content)

@@ -1,4 +1,5 @@
 """trainers.losses: each loss measures what its name says, on real pixels."""
+
 import cv2
 import pytest
 import torch
@@ -18,8 +19,15 @@ def test_ssim_matches_scikit_image():
     from skimage.metrics import structural_similarity
 
     b, s, tb, ts = pair()
-    ref = structural_similarity(s / 255.0, b / 255.0, data_range=1.0, channel_axis=2, gaussian_weights=True,
-                                sigma=1.5, use_sample_covariance=False)
+    ref = structural_similarity(
+        s / 255.0,
+        b / 255.0,
+        data_range=1.0,
+        channel_axis=2,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+    )
     assert float(ssim(tb, ts)) == pytest.approx(ref, abs=2e-3)
     assert float(ssim(ts, ts)) == pytest.approx(1.0, abs=1e-9)
 
@@ -28,8 +36,9 @@ def test_psnr_loss_is_minus_psnr():
     from skimage.metrics import peak_signal_noise_ratio
 
     b, s, tb, ts = pair()
-    assert -float(psnr_loss(tb, ts)) == pytest.approx(peak_signal_noise_ratio(s / 255.0, b / 255.0, data_range=1),
-                                                      abs=1e-4)
+    assert -float(psnr_loss(tb, ts)) == pytest.approx(
+        peak_signal_noise_ratio(s / 255.0, b / 255.0, data_range=1), abs=1e-4
+    )
 
 
 def test_pixel_losses():

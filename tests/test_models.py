@@ -42,11 +42,11 @@ def test_configs_are_frozen_and_roundtrip_through_json(name):
 
 
 def test_no_mutable_default_arguments():
+    import deblurcli.models.efficientnet_b4 as e
     import deblurcli.models.nafnet as a
     import deblurcli.models.resunet as b
     import deblurcli.models.transfer as d
     import deblurcli.models.uptimus as c
-    import deblurcli.models.efficientnet_b4 as e
     import deblurcli.models.vgg19 as f
 
     for mod in (a, b, c, d, e, f):

@@ -1,4 +1,5 @@
 """ONNX export, ONNX Runtime parity on real pixels, build-engine, --engine selection."""
+
 import subprocess
 import sys
 
@@ -22,7 +23,7 @@ REAL = SHARED / "data" / "pairs" / "reds_train_000" / "blur" / "00000003.png"
 
 def real_crop(h=150, w=170):
     """A crop of a real blurred REDS frame, not a multiple of any tile."""
-    return to_planar(read_image(REAL))[0][:, 300:300 + h, 500:500 + w]
+    return to_planar(read_image(REAL))[0][:, 300 : 300 + h, 500 : 500 + w]
 
 
 @pytest.mark.parametrize("arch", model_names())
@@ -58,25 +59,43 @@ def test_dynamic_range_engine_takes_every_shape_in_range(tmp_path):
 
 def test_build_engine_then_folder_uses_it(tiny_weights, tmp_path):
     eng_dir = tmp_path / "eng"
-    r = run("build-engine", "--weights", tiny_weights, "--target", "onnx", "--tile", "64", "--out", eng_dir,
-            "--verify-data", DATA / "reds" / "blur")
+    r = run(
+        "build-engine",
+        "--weights",
+        tiny_weights,
+        "--target",
+        "onnx",
+        "--tile",
+        "64",
+        "--out",
+        eng_dir,
+        "--verify-data",
+        DATA / "reds" / "blur",
+    )
     assert r.exit_code == 0, r.output
     [engine] = list(eng_dir.glob("*.onnx"))
     assert engine.name.startswith("nafnet-tiny-") and "-b1-64x64-fp32-ort" in engine.name
     assert (eng_dir / (engine.name + ".json")).is_file()
     # a second build finds the verified engine instead of rebuilding
     mtime = engine.stat().st_mtime_ns
-    r = run("build-engine", "--weights", tiny_weights, "--tile", "64", "--out", eng_dir,
-            "--verify-data", DATA / "reds" / "blur")
+    r = run(
+        "build-engine",
+        "--weights",
+        tiny_weights,
+        "--tile",
+        "64",
+        "--out",
+        eng_dir,
+        "--verify-data",
+        DATA / "reds" / "blur",
+    )
     assert r.exit_code == 0 and "already matches" in r.output and engine.stat().st_mtime_ns == mtime
     # folder --engine auto picks it up; outputs equal PyTorch's to a grey level
     imgs = DATA / "reds" / "blur"
-    r = run("folder", imgs, "-o", tmp_path / "ort", "--weights", tiny_weights, "--tile", "64",
-            "--engine-dir", eng_dir)
+    r = run("folder", imgs, "-o", tmp_path / "ort", "--weights", tiny_weights, "--tile", "64", "--engine-dir", eng_dir)
     assert r.exit_code == 0, r.output
     assert "onnxruntime on cpu" in r.output
-    r = run("folder", imgs, "-o", tmp_path / "pt", "--weights", tiny_weights, "--tile", "64", "--engine", "torch",
-            "-q")
+    r = run("folder", imgs, "-o", tmp_path / "pt", "--weights", tiny_weights, "--tile", "64", "--engine", "torch", "-q")
     assert r.exit_code == 0, r.output
     for p in imgs.iterdir():
         a = read_image(tmp_path / "ort" / p.name).astype(int)
@@ -85,8 +104,20 @@ def test_build_engine_then_folder_uses_it(tiny_weights, tmp_path):
 
 
 def test_engine_onnxruntime_builds_a_missing_engine(tiny_weights, tmp_path, caplog):
-    r = run("folder", DATA / "gopro" / "blur", "-o", tmp_path / "o", "--weights", tiny_weights, "--tile", "64",
-            "--engine", "onnxruntime", "--engine-dir", tmp_path / "eng")
+    r = run(
+        "folder",
+        DATA / "gopro" / "blur",
+        "-o",
+        tmp_path / "o",
+        "--weights",
+        tiny_weights,
+        "--tile",
+        "64",
+        "--engine",
+        "onnxruntime",
+        "--engine-dir",
+        tmp_path / "eng",
+    )
     assert r.exit_code == 0, r.output
     assert "no ONNX engine for nafnet (tiny) at tile 64, batch 1 yet: building one" in caplog.text
     assert len(list((tmp_path / "eng").glob("*.onnx"))) == 1
@@ -130,8 +161,7 @@ def test_tensorrt_without_a_gpu_is_one_line_naming_onnx(tiny_weights, tmp_path):
     assert r.exit_code == 2
     msg = one_line_error(r)
     assert "TensorRT needs an NVIDIA GPU" in msg and "--target onnx" in msg
-    r = run("folder", DATA / "reds" / "blur", "-o", tmp_path / "o", "--weights", tiny_weights,
-            "--engine", "tensorrt")
+    r = run("folder", DATA / "reds" / "blur", "-o", tmp_path / "o", "--weights", tiny_weights, "--engine", "tensorrt")
     assert r.exit_code == 2 and "TensorRT needs an NVIDIA GPU" in one_line_error(r)
     assert not (tmp_path / "o").exists()
 
@@ -142,7 +172,9 @@ def test_fp16_onnx_on_cpu_is_refused_clearly(tiny_weights, tmp_path):
 
 
 def test_importing_deblurcli_imports_no_engine_runtime():
-    code = ("import sys, deblurcli, deblurcli.cli, engines, engines.base; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', 'tensorrt')))")
+    code = (
+        "import sys, deblurcli, deblurcli.cli, engines, engines.base; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', 'tensorrt')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

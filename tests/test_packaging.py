@@ -1,4 +1,5 @@
 """The built wheel holds what the README promises sits beside the code."""
+
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,11 @@ def wheel_names(tmp_path_factory):
         shutil.copy(ROOT / name, src / name)
     for pkg in ("deblurcli", "engines", "trainers"):
         shutil.copytree(ROOT / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
-                        "-q", "-w", str(out)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0 and "No module named" in r.stderr:
         pytest.skip(f"cannot build a wheel here: {r.stderr.strip().splitlines()[-1]}")
     assert r.returncode == 0, r.stderr
@@ -37,7 +41,6 @@ def test_wheel_ships_weights_with_their_model_cards(wheel_names):
 def test_wheel_ships_the_verification_images_and_every_package(wheel_names):
     for p in (ROOT / "engines" / "verify_images").glob("*.png"):
         assert f"engines/verify_images/{p.name}" in wheel_names
-    for pkg in ("deblurcli/__init__.py", "deblurcli/models/__init__.py", "engines/__init__.py",
-                "trainers/__init__.py"):
+    for pkg in ("deblurcli/__init__.py", "deblurcli/models/__init__.py", "engines/__init__.py", "trainers/__init__.py"):
         assert pkg in wheel_names
     assert not any(n.startswith("tests/") for n in wheel_names)

@@ -2,6 +2,7 @@
 
 A fake ``deblurcli`` on PATH records its arguments, so these run in milliseconds.
 """
+
 import os
 import shutil
 import subprocess
@@ -12,8 +13,16 @@ import pytest
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
-STAGES = ["nafnet", "nafnet-ft", "nafnet-reds", "nafnet-reds-long", "nafnet-deep", "nafnet-real", "nafnet-real-ft",
-          "uptimus"]
+STAGES = [
+    "nafnet",
+    "nafnet-ft",
+    "nafnet-reds",
+    "nafnet-reds-long",
+    "nafnet-deep",
+    "nafnet-real",
+    "nafnet-real-ft",
+    "uptimus",
+]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
@@ -29,8 +38,9 @@ def recipe_args(tmp_path, stage, runs=None):
     log = tmp_path / f"{stage}.args"
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log))
     runs = runs or tmp_path / "runs"
-    r = subprocess.run(["bash", str(RECIPE), stage, str(shared), str(train), str(runs)], env=env,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["bash", str(RECIPE), stage, str(shared), str(train), str(runs)], env=env, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     return log.read_text().splitlines(), shared / "pairs"
 
@@ -79,6 +89,9 @@ def test_a_stage_with_a_checkpoint_resumes(tmp_path):
 
 def test_the_uptimus_stage_converts_the_study_checkpoint_first(tmp_path):
     args, _ = recipe_args(tmp_path, "uptimus")
-    assert args[:3] == ["convert", str(tmp_path / "shared" / ".." / "seed" / "Uptimus.pth"),
-                        str(tmp_path / "runs" / "uptimus-seed.safetensors")]
+    assert args[:3] == [
+        "convert",
+        str(tmp_path / "shared" / ".." / "seed" / "Uptimus.pth"),
+        str(tmp_path / "runs" / "uptimus-seed.safetensors"),
+    ]
     assert values(args, "--variant")[-1] == "default"

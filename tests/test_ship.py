@@ -1,4 +1,5 @@
 """trainers/recipes/ship.py: a run's checkpoint becomes package weights only when it clears the bar."""
+
 import json
 import subprocess
 import sys
@@ -15,9 +16,27 @@ SHIPPED = ROOT / "deblurcli" / "weights" / "nafnet-small.safetensors"
 
 
 def ship(src, out, *extra):
-    return subprocess.run([sys.executable, str(SHIP), str(src), "--val", str(DATA / "reds"), "--sets", str(DATA),
-                           "--out", str(out), "--command", "bash recipe.sh stage", "--threads", "1", *extra],
-                          capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(SHIP),
+            str(src),
+            "--val",
+            str(DATA / "reds"),
+            "--sets",
+            str(DATA),
+            "--out",
+            str(out),
+            "--command",
+            "bash recipe.sh stage",
+            "--threads",
+            "1",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def test_data_summary_counts_oversampled_sets():

@@ -5,9 +5,9 @@ without ``--weights``), and the default model, run through ``deblurcli folder``
 with no options at all, must beat the blurry input on real pairs of the held-out
 REDS clip (pairs/reds_train_001, never trained on).
 """
+
 import json
 import shutil
-from pathlib import Path
 
 import cv2
 import pytest
@@ -41,8 +41,18 @@ def test_shipped_file_loads_by_name_and_is_documented(path):
     ckpt = read_checkpoint(path)
     assert all(t.dtype == torch.float16 for t in ckpt.state_dict.values() if t.is_floating_point())
     meta = ckpt.metadata
-    for key in ("steps", "training_data", "training_command", "validation_data", "val_psnr", "val_ssim",
-                "val_input_psnr", "val_input_ssim", "real_sets", "bar_passed"):
+    for key in (
+        "steps",
+        "training_data",
+        "training_command",
+        "validation_data",
+        "val_psnr",
+        "val_ssim",
+        "val_input_psnr",
+        "val_input_ssim",
+        "real_sets",
+        "bar_passed",
+    ):
         assert meta.get(key), f"{path.name} lacks {key}"
     assert "reds_train_001" in meta["validation_data"] and "reds_train_001" not in meta["training_data"]
     arch, variant = path.stem.split("-", 1)
@@ -64,8 +74,11 @@ def test_readme_model_cards_carry_the_shipped_numbers():
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, str(ROOT / "trainers" / "recipes" / "model_card.py"), "--check"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "trainers" / "recipes" / "model_card.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
 
 

@@ -1,4 +1,5 @@
 """trainers.synth and `deblurcli synth`: pairs carry what they declare."""
+
 import json
 
 import cv2
@@ -6,8 +7,15 @@ import numpy as np
 import pytest
 
 from trainers.camera import boost_highlights, convolve, decode, encode
-from trainers.synth import (average_frames, blur_with_kernel, linear_to_srgb, psnr_u8, random_kernel,
-                            srgb_to_linear, to_uint8)
+from trainers.synth import (
+    average_frames,
+    blur_with_kernel,
+    linear_to_srgb,
+    psnr_u8,
+    random_kernel,
+    srgb_to_linear,
+    to_uint8,
+)
 
 from .conftest import DATA, SHARED
 from .test_cli import one_line_error, run
@@ -46,15 +54,31 @@ def test_linear_light_averaging_differs_from_naive():
 
 def test_plain_shake_pairs_carry_their_kernel(tmp_path):
     out = tmp_path / "shake"
-    r = run("synth", DATA / "photos", out, "--per-image", "2", "--kernels", SHARED / "data" / "kernels",
-            "--real-fraction", "0.5", "--noise", "0", "--plain", "--seed", "4", "--kernel-size", "15-41")
+    r = run(
+        "synth",
+        DATA / "photos",
+        out,
+        "--per-image",
+        "2",
+        "--kernels",
+        SHARED / "data" / "kernels",
+        "--real-fraction",
+        "0.5",
+        "--noise",
+        "0",
+        "--plain",
+        "--seed",
+        "4",
+        "--kernel-size",
+        "15-41",
+    )
     assert r.exit_code == 0, r.output
     meta = json.loads((out / "pairs.json").read_text())
     assert meta["seed"] == 4 and len(meta["pairs"]) == 6
     assert {p["kernel_source"].split(":")[0] for p in meta["pairs"]} <= {"real", "trajectory"}
     for p in meta["pairs"]:
-        sharp = rgb(out / p["group"] / "sharp" / p['name'])
-        blur = rgb(out / p["group"] / "blur" / p['name'])
+        sharp = rgb(out / p["group"] / "sharp" / p["name"])
+        blur = rgb(out / p["group"] / "blur" / p["name"])
         k = np.load(out / p["kernel"])
         again = to_uint8(linear_to_srgb(blur_with_kernel(sharp, k)))
         assert np.abs(again.astype(int) - blur.astype(int)).max() <= 1, p["name"]
@@ -66,8 +90,23 @@ def test_camera_model_records_what_it_drew(tmp_path):
     """Highlights, tone curve and rotation are drawn per pair and recorded; pairs without rotation are the
     recorded kernel applied through the recorded camera, exactly."""
     out = tmp_path / "shake"
-    r = run("synth", DATA / "photos", out, "--per-image", "6", "--noise", "0", "--highlights", "0.7",
-            "--rotation", "0.5", "--kernel-size", "9-31", "--seed", "2")
+    r = run(
+        "synth",
+        DATA / "photos",
+        out,
+        "--per-image",
+        "6",
+        "--noise",
+        "0",
+        "--highlights",
+        "0.7",
+        "--rotation",
+        "0.5",
+        "--kernel-size",
+        "9-31",
+        "--seed",
+        "2",
+    )
     assert r.exit_code == 0, r.output
     pairs = json.loads((out / "pairs.json").read_text())["pairs"]
     assert any(p["rotation_deg"] != 0 for p in pairs) and any(p["highlight_gain"] > 1 for p in pairs)
@@ -80,7 +119,11 @@ def test_camera_model_records_what_it_drew(tmp_path):
         if p["rotation_deg"]:
             continue
         gamma = None if p["gamma"] == "srgb" else p["gamma"]
-        lin = boost_highlights(decode(sharp, gamma), p["highlight_gain"]) if p["highlight_gain"] > 1 else decode(sharp, gamma)
+        lin = (
+            boost_highlights(decode(sharp, gamma), p["highlight_gain"])
+            if p["highlight_gain"] > 1
+            else decode(sharp, gamma)
+        )
         again = encode(convolve(lin, np.load(out / p["kernel"])), gamma)
         assert np.abs(again.astype(int) - blur.astype(int)).max() <= 1, p["name"]
         checked += 1
@@ -91,7 +134,8 @@ def test_saturated_highlights_smear_into_clipped_streaks():
     """A point light brighter than white, blurred, stays white along its path instead of fading to grey."""
     img = np.zeros((41, 41, 3), np.uint8)
     img[20, 20] = 255
-    k = np.zeros((9, 9)); k[4, :] = 1 / 9  # horizontal 9 px
+    k = np.zeros((9, 9))
+    k[4, :] = 1 / 9  # horizontal 9 px
     plain = encode(convolve(decode(img, None), k), None)
     hot = encode(convolve(boost_highlights(decode(img, None), 12.0), k), None)
     assert plain[20, 18, 0] < 120 and hot[20, 18, 0] == 255
@@ -114,16 +158,30 @@ def test_synth_include_exclude_splits_bsds(tmp_path):
     names = [p["name"] for p in json.loads((tmp_path / "a" / "pairs.json").read_text())["pairs"]]
     assert names == ["train_1_00.png"]
     r = run("synth", src, tmp_path / "b", "--include", "test_*", "--per-image", "1", "--seed", "0")
-    assert [p["name"] for p in json.loads((tmp_path / "b" / "pairs.json").read_text())["pairs"]] == \
-        ["test_1_00.png", "test_2_00.png"]
+    assert [p["name"] for p in json.loads((tmp_path / "b" / "pairs.json").read_text())["pairs"]] == [
+        "test_1_00.png",
+        "test_2_00.png",
+    ]
     r = run("synth", src, tmp_path / "c", "--include", "nothing*")
     assert r.exit_code == 2 and "matching 'nothing*'" in r.output
 
 
 def test_shake_suite_is_deterministic(tmp_path):
     """The validation suite's camera-shake set is rebuilt pixel for pixel by the same command."""
-    args = ["--per-image", "1", "--limit", "3", "--kernels", SHARED / "data" / "kernels", "--real-fraction", "1",
-            "--noise", "0.01", "--seed", "100"]
+    args = [
+        "--per-image",
+        "1",
+        "--limit",
+        "3",
+        "--kernels",
+        SHARED / "data" / "kernels",
+        "--real-fraction",
+        "1",
+        "--noise",
+        "0.01",
+        "--seed",
+        "100",
+    ]
     for d in ("x", "y"):
         assert run("synth", DATA / "photos", tmp_path / d, *args).exit_code == 0
     a = json.loads((tmp_path / "x" / "pairs.json").read_text())["pairs"]
@@ -131,8 +189,9 @@ def test_shake_suite_is_deterministic(tmp_path):
     assert a == [{**p, "kernel": p["kernel"]} for p in b] and len(a) == 3
     for p in a:
         for kind in ("blur", "sharp"):
-            assert (tmp_path / "x" / p["group"] / kind / p["name"]).read_bytes() == \
-                (tmp_path / "y" / p["group"] / kind / p["name"]).read_bytes()
+            assert (tmp_path / "x" / p["group"] / kind / p["name"]).read_bytes() == (
+                tmp_path / "y" / p["group"] / kind / p["name"]
+            ).read_bytes()
 
 
 def test_video_pairs_look_like_gopro(tmp_path):
@@ -150,7 +209,7 @@ def test_video_pairs_look_like_gopro(tmp_path):
         blur = rgb(out / p["group"] / "blur" / p["name"])
         sharp = rgb(out / p["group"] / "sharp" / p["name"])
         assert np.array_equal(sharp, frames[p["sharp_frame"]])
-        assert np.array_equal(blur, average_frames(frames[lo:hi + 1]))
+        assert np.array_equal(blur, average_frames(frames[lo : hi + 1]))
         assert 22 <= psnr_u8(blur, sharp) <= 33, p  # GoPro's range of blur
     assert [p["frames"][0] for p in meta["pairs"]] == [30, 39, 48]
 

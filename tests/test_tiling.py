@@ -12,9 +12,15 @@ def identity(x):
 
 
 @settings(max_examples=150, deadline=None)
-@given(h=st.integers(1, 300), w=st.integers(1, 300), tile=st.integers(8, 160),
-       ofrac=st.floats(0, 0.6), multiple=st.sampled_from([1, 2, 4, 8, 16, 32]),
-       batch=st.integers(1, 5), fixed=st.booleans())
+@given(
+    h=st.integers(1, 300),
+    w=st.integers(1, 300),
+    tile=st.integers(8, 160),
+    ofrac=st.floats(0, 0.6),
+    multiple=st.sampled_from([1, 2, 4, 8, 16, 32]),
+    batch=st.integers(1, 5),
+    fixed=st.booleans(),
+)
 def test_identity_is_bit_exact(h, w, tile, ofrac, multiple, batch, fixed):
     rng = np.random.default_rng(h * 1000 + w)
     img = rng.random((3, h, w), dtype=np.float32)
@@ -23,10 +29,20 @@ def test_identity_is_bit_exact(h, w, tile, ofrac, multiple, batch, fixed):
     assert np.array_equal(out, img)
 
 
-@pytest.mark.parametrize("h,w,tile,overlap", [
-    (1, 1, 64, 16), (1, 257, 64, 16), (257, 1, 64, 0), (2, 3, 8, 4), (97, 89, 32, 0),
-    (7, 5, 512, 32), (720, 1280, 256, 32), (131, 127, 64, 32), (113, 113, 64, 16),
-])
+@pytest.mark.parametrize(
+    "h,w,tile,overlap",
+    [
+        (1, 1, 64, 16),
+        (1, 257, 64, 16),
+        (257, 1, 64, 0),
+        (2, 3, 8, 4),
+        (97, 89, 32, 0),
+        (7, 5, 512, 32),
+        (720, 1280, 256, 32),
+        (131, 127, 64, 32),
+        (113, 113, 64, 16),
+    ],
+)
 def test_identity_edge_cases(h, w, tile, overlap):
     img = np.random.default_rng(0).random((3, h, w)).astype(np.float32)
     for multiple in (1, 16, 32):
@@ -34,8 +50,14 @@ def test_identity_edge_cases(h, w, tile, overlap):
 
 
 @settings(max_examples=80, deadline=None)
-@given(h=st.integers(1, 400), w=st.integers(1, 400), tile=st.integers(8, 128),
-       ofrac=st.floats(0, 0.5), multiple=st.sampled_from([1, 4, 16, 32]), fixed=st.booleans())
+@given(
+    h=st.integers(1, 400),
+    w=st.integers(1, 400),
+    tile=st.integers(8, 128),
+    ofrac=st.floats(0, 0.5),
+    multiple=st.sampled_from([1, 4, 16, 32]),
+    fixed=st.booleans(),
+)
 def test_plan_covers_every_pixel_and_weights_sum_to_one(h, w, tile, ofrac, multiple, fixed):
     plan = plan_tiles(h, w, tile, int(tile * ofrac), multiple, fixed)
     th, tw = plan.tile_shape
@@ -46,8 +68,8 @@ def test_plan_covers_every_pixel_and_weights_sum_to_one(h, w, tile, ofrac, multi
     cover = np.zeros((h, w), dtype=int)
     for y, x, wt in normalised_weights(plan):
         assert (wt > 0).all()
-        total[y:y + wt.shape[0], x:x + wt.shape[1]] += wt
-        cover[y:y + wt.shape[0], x:x + wt.shape[1]] += 1
+        total[y : y + wt.shape[0], x : x + wt.shape[1]] += wt
+        cover[y : y + wt.shape[0], x : x + wt.shape[1]] += 1
     assert (cover >= 1).all()
     np.testing.assert_allclose(total, 1.0, atol=1e-12)
     # overlap between neighbours is at least what was asked (capped at half a tile)

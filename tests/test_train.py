@@ -1,4 +1,5 @@
 """`deblurcli train` and trainers.train: checkpoints users can load, resume exactly, DDP."""
+
 import csv
 import json
 import os
@@ -13,7 +14,7 @@ from safetensors import safe_open
 from deblurcli.checkpoints import read_checkpoint
 from deblurcli.images import read_image
 from deblurcli.models import get_spec, model_names
-from trainers.train import TrainOptions, Trainer
+from trainers.train import Trainer, TrainOptions
 
 from .conftest import ROOT, SHARED
 from .test_cli import one_line_error, run
@@ -25,8 +26,24 @@ REDS_SMALL = SHARED / "data" / "pairs" / "reds_small"
 @pytest.mark.parametrize("arch", model_names())
 def test_two_steps_then_folder_loads_it(arch, tmp_path):
     out = tmp_path / "run"
-    r = run("train", arch, "--variant", "tiny", "--data", PATCHES, "--steps", "2", "--batch", "2", "--patch", "64",
-            "--out", out, "--threads", "2")
+    r = run(
+        "train",
+        arch,
+        "--variant",
+        "tiny",
+        "--data",
+        PATCHES,
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--patch",
+        "64",
+        "--out",
+        out,
+        "--threads",
+        "2",
+    )
     assert r.exit_code == 0, r.output
     for name in ("last.safetensors", "best.safetensors", "history.csv", "curves.png", "run.json"):
         assert (out / name).is_file(), name
@@ -45,8 +62,22 @@ def test_two_steps_then_folder_loads_it(arch, tmp_path):
 
 
 def opts(out, steps, **kw):
-    base = dict(arch="nafnet", variant="tiny", data=[REDS_SMALL], out=out, steps=steps, batch=2, patch=48,
-                seed=5, save_every=1000, val_every=3, val_max=2, ema=0.9, warmup=2, threads=2)
+    base = dict(
+        arch="nafnet",
+        variant="tiny",
+        data=[REDS_SMALL],
+        out=out,
+        steps=steps,
+        batch=2,
+        patch=48,
+        seed=5,
+        save_every=1000,
+        val_every=3,
+        val_max=2,
+        ema=0.9,
+        warmup=2,
+        threads=2,
+    )
     base.update(kw)
     return TrainOptions(**base)
 
@@ -167,8 +198,22 @@ def test_init_grows_small_into_deep_keeping_its_output(tmp_path):
     assert t.model.state_dict().keys() > small.state_dict().keys()
     # the other way round cannot work: a one-line error, exit 2, no run folder
     Trainer(opts(tmp_path / "d", 1, variant="deep", init=tmp_path / "small.safetensors")).run()
-    r = run("train", "nafnet", "--variant", "small", "--init", tmp_path / "d" / "last.safetensors", "--data", PATCHES,
-            "--steps", "1", "--patch", "32", "--out", tmp_path / "x")
+    r = run(
+        "train",
+        "nafnet",
+        "--variant",
+        "small",
+        "--init",
+        tmp_path / "d" / "last.safetensors",
+        "--data",
+        PATCHES,
+        "--steps",
+        "1",
+        "--patch",
+        "32",
+        "--out",
+        tmp_path / "x",
+    )
     assert r.exit_code == 2
     assert "does not fit inside the bigger one" in one_line_error(r) and "not the small variant" in one_line_error(r)
     assert not (tmp_path / "x" / "last.safetensors").exists()
@@ -177,9 +222,36 @@ def test_init_grows_small_into_deep_keeping_its_output(tmp_path):
 def test_two_process_ddp_on_cpu(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "deblurcli", "train", "nafnet", "--variant", "tiny", "--data", str(REDS_SMALL), "--steps", "4",
-           "--batch", "1", "--patch", "48", "--val-every", "2", "--val-max", "2", "--out", str(out), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "deblurcli",
+        "train",
+        "nafnet",
+        "--variant",
+        "tiny",
+        "--data",
+        str(REDS_SMALL),
+        "--steps",
+        "4",
+        "--batch",
+        "1",
+        "--patch",
+        "48",
+        "--val-every",
+        "2",
+        "--val-max",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     ckpt = read_checkpoint(out / "last.safetensors")
@@ -235,7 +307,8 @@ def test_several_val_sets_are_reported_and_best_is_the_mean_gain(tmp_path):
         per = [float(r[f"val/{n}/gain"]) for n in ("val_or_test_000", "gopro_train_patches_0372")]
         assert float(r["val_gain"]) == pytest.approx(np.mean(per), abs=1e-6)
         assert float(r["val_psnr"]) == pytest.approx(
-            np.mean([float(r[f"val/{n}/psnr"]) for n in ("val_or_test_000", "gopro_train_patches_0372")]), abs=1e-6)
+            np.mean([float(r[f"val/{n}/psnr"]) for n in ("val_or_test_000", "gopro_train_patches_0372")]), abs=1e-6
+        )
     best_row = max(scored, key=lambda r: float(r["val_gain"]))
     meta = read_checkpoint(tmp_path / "m" / "best.safetensors").metadata
     assert float(meta["val_gain"]) == pytest.approx(float(best_row["val_gain"]), abs=1e-3)
@@ -246,10 +319,18 @@ def test_best_by_mean_gain_not_by_mean_psnr(tmp_path):
     """A set with a high baseline must not outvote one with a low baseline: ranking uses gains."""
     from trainers.validation import ValResult
 
-    a = ValResult({"easy": {"psnr": 40.0, "ssim": 0.9, "input_psnr": 39.0, "input_ssim": 0.9},
-                   "hard": {"psnr": 22.0, "ssim": 0.6, "input_psnr": 22.5, "input_ssim": 0.6}})
-    b = ValResult({"easy": {"psnr": 39.2, "ssim": 0.9, "input_psnr": 39.0, "input_ssim": 0.9},
-                   "hard": {"psnr": 23.5, "ssim": 0.6, "input_psnr": 22.5, "input_ssim": 0.6}})
+    a = ValResult(
+        {
+            "easy": {"psnr": 40.0, "ssim": 0.9, "input_psnr": 39.0, "input_ssim": 0.9},
+            "hard": {"psnr": 22.0, "ssim": 0.6, "input_psnr": 22.5, "input_ssim": 0.6},
+        }
+    )
+    b = ValResult(
+        {
+            "easy": {"psnr": 39.2, "ssim": 0.9, "input_psnr": 39.0, "input_ssim": 0.9},
+            "hard": {"psnr": 23.5, "ssim": 0.6, "input_psnr": 22.5, "input_ssim": 0.6},
+        }
+    )
     assert a.psnr < b.psnr + 1 and a.gain == pytest.approx(0.25) and b.gain == pytest.approx(0.6)
 
 
@@ -267,12 +348,44 @@ def test_time_limit_stops_cleanly_and_resumes_exactly(tmp_path):
 
 def test_time_limit_cli(tmp_path):
     out = tmp_path / "t"
-    r = run("train", "nafnet", "--variant", "tiny", "--data", PATCHES, "--steps", "5", "--batch", "2", "--patch",
-            "32", "--out", out, "--threads", "2", "--time-limit", "0s", "--val-fraction", "0")
+    r = run(
+        "train",
+        "nafnet",
+        "--variant",
+        "tiny",
+        "--data",
+        PATCHES,
+        "--steps",
+        "5",
+        "--batch",
+        "2",
+        "--patch",
+        "32",
+        "--out",
+        out,
+        "--threads",
+        "2",
+        "--time-limit",
+        "0s",
+        "--val-fraction",
+        "0",
+    )
     assert r.exit_code == 0, r.output
     assert "time limit reached at step 1 of 5" in r.output and "--resume" in r.output
-    r = run("train", "nafnet", "--variant", "tiny", "--data", PATCHES, "--steps", "5", "--out", tmp_path / "u",
-            "--time-limit", "soon")
+    r = run(
+        "train",
+        "nafnet",
+        "--variant",
+        "tiny",
+        "--data",
+        PATCHES,
+        "--steps",
+        "5",
+        "--out",
+        tmp_path / "u",
+        "--time-limit",
+        "soon",
+    )
     assert r.exit_code == 2 and one_line_error(r) and "2h, 90m" in r.output
 
 

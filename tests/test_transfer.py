@@ -1,4 +1,5 @@
 """The transfer-learning architectures: EfficientNet-B4 and VGG19 U-Nets."""
+
 import logging
 import shutil
 
@@ -6,8 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from deblurcli.models import create_model
-from deblurcli.models import transfer
+from deblurcli.models import create_model, transfer
 from deblurcli.models.transfer import BackboneError, load_backbone
 
 ARCHS = {"efficientnet_b4": torchvision.models.efficientnet_b4, "vgg19": torchvision.models.vgg19}
@@ -46,7 +46,7 @@ def test_backbone_file_changes_exactly_the_encoder(tmp_path, arch):
         if not k.startswith("backbone."):
             assert not changed, k
         if k.startswith("backbone."):
-            assert torch.equal(v, tv.state_dict()["features." + k[len("backbone."):]])
+            assert torch.equal(v, tv.state_dict()["features." + k[len("backbone.") :]])
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -82,8 +82,9 @@ def test_frozen_backbone_is_untouched_by_an_optimiser_step(arch):
     model.freeze_backbone()
     model.train()
     before = _snapshot(model)
-    opt = torch.optim.AdamW([{"params": groups["backbone"], "lr": 1e-4}, {"params": groups["decoder"]}],
-                            lr=1e-2, weight_decay=0.1)
+    opt = torch.optim.AdamW(
+        [{"params": groups["backbone"], "lr": 1e-4}, {"params": groups["decoder"]}], lr=1e-2, weight_decay=0.1
+    )
     x = torch.rand(2, 3, 64, 64)
     loss = (model(x) - x.flip(-1)).abs().mean()
     loss.backward()

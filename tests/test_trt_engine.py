@@ -1,4 +1,5 @@
 """TensorRT: build, load and parity with PyTorch. Needs an NVIDIA GPU and tensorrt; skipped elsewhere."""
+
 import importlib.util
 
 import numpy as np
@@ -10,8 +11,10 @@ from engines.build import build, open_engine
 from engines.torch_engine import TorchEngine
 from engines.verify import load_images, output_psnr
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(importlib.util.find_spec("tensorrt") is None, reason="tensorrt is not installed")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(importlib.util.find_spec("tensorrt") is None, reason="tensorrt is not installed"),
+]
 
 
 @pytest.mark.parametrize("precision,floor", [("fp32", 60.0), ("fp16", 40.0)])

@@ -1,4 +1,5 @@
 """deblurcli video: frames, timestamps, audio, colour, bit depth, rotation, resume, bad input."""
+
 import json
 
 import av
@@ -15,7 +16,7 @@ from .video_clips import REDS_720, audio_packets, decoded_rgb, make_clip, reds_f
 
 def psnr(a, b, peak=255.0):
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 99.0 if mse == 0 else 10 * np.log10(peak ** 2 / mse)
+    return 99.0 if mse == 0 else 10 * np.log10(peak**2 / mse)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,22 @@ def test_audio_timing_and_frames_match_folder(tone_clip, tiny_weights, tmp_path)
 
 def test_lossless_codec_matches_folder_to_rounding(tone_clip, tiny_weights, tmp_path):
     out = tmp_path / "out.mkv"
-    r = run("video", tone_clip, "-o", out, "--weights", tiny_weights, "--engine", "torch", "--codec", "ffv1",
-            "--pix-fmt", "yuv444p", "--no-audio", "-q")
+    r = run(
+        "video",
+        tone_clip,
+        "-o",
+        out,
+        "--weights",
+        tiny_weights,
+        "--engine",
+        "torch",
+        "--codec",
+        "ffv1",
+        "--pix-fmt",
+        "yuv444p",
+        "--no-audio",
+        "-q",
+    )
     assert r.exit_code == 0, r.output
     assert audio_packets(out) == []
     want = folder_output(decoded_rgb(tone_clip), tmp_path, tiny_weights)
@@ -79,8 +94,9 @@ def test_variable_frame_rate_keeps_every_timestamp(tiny_weights, tmp_path):
 
 def test_ten_bit_stays_ten_bit_with_its_colour_tags(tiny_weights, tmp_path):
     tags = {"colorspace": 1, "color_primaries": 1, "color_trc": 1, "color_range": 1}
-    clip = make_clip(tmp_path / "hdr.mkv", reds_frames(n=4), codec="libx265", pix_fmt="yuv420p10le",
-                     matrix="ITU709", tags=tags)
+    clip = make_clip(
+        tmp_path / "hdr.mkv", reds_frames(n=4), codec="libx265", pix_fmt="yuv420p10le", matrix="ITU709", tags=tags
+    )
     src = probe(clip)
     assert src.bit_depth == 10
     out = tmp_path / "out10.mkv"
@@ -124,14 +140,38 @@ def test_rotation_is_carried_over(tiny_weights, tmp_path):
 def test_segment_start_duration_and_preview(tone_clip, tiny_weights, tmp_path):
     out = tmp_path / "seg.mp4"
     # frames are 512 units of 1/12288 s apart (24 fps): start at frame 3, keep 4 frames
-    r = run("video", tone_clip, "-o", out, "--weights", tiny_weights, "--engine", "torch",
-            "--start", str(3 / 24), "--duration", str(4 / 24), "-q")
+    r = run(
+        "video",
+        tone_clip,
+        "-o",
+        out,
+        "--weights",
+        tiny_weights,
+        "--engine",
+        "torch",
+        "--start",
+        str(3 / 24),
+        "--duration",
+        str(4 / 24),
+        "-q",
+    )
     assert r.exit_code == 0, r.output
     assert video_pts(out) == [0, 512, 1024, 1536]
     n_audio = len(audio_packets(out))
     assert 0 < n_audio < len(audio_packets(tone_clip))
-    r = run("video", tone_clip, "-o", tmp_path / "p.mp4", "--weights", tiny_weights, "--engine", "torch",
-            "--frames", "2", "-q")
+    r = run(
+        "video",
+        tone_clip,
+        "-o",
+        tmp_path / "p.mp4",
+        "--weights",
+        tiny_weights,
+        "--engine",
+        "torch",
+        "--frames",
+        "2",
+        "-q",
+    )
     assert r.exit_code == 0 and video_pts(tmp_path / "p.mp4") == [0, 512]
 
 
@@ -218,7 +258,13 @@ def test_bad_input_is_one_line_and_leaves_nothing(kind, tone_clip, tiny_weights,
     assert r.exit_code == 2, r.output
     msg = one_line_error(r)
     assert msg.startswith("Error: ") and str(bad.name) in msg
-    expected = {"text": "not a video", "image": "still image, not a video; use 'deblurcli folder'", "audio-only": "has no video stream", "truncated": "",
-                "missing": "no such file", "folder": "is a folder"}[kind]
+    expected = {
+        "text": "not a video",
+        "image": "still image, not a video; use 'deblurcli folder'",
+        "audio-only": "has no video stream",
+        "truncated": "",
+        "missing": "no such file",
+        "folder": "is a folder",
+    }[kind]
     assert expected in msg
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing half-written left behind

@@ -1,4 +1,5 @@
 """Short test videos built with PyAV from the real REDS frames in ../shared/data."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -19,9 +20,19 @@ def reds_frames(folder: Path = REDS_SMALL, n: int = 10) -> list[np.ndarray]:
     return [cv2.imread(str(f), cv2.IMREAD_COLOR)[:, :, ::-1].copy() for f in files]
 
 
-def make_clip(path: Path, frames: list[np.ndarray], pts: list[int] | None = None, time_base=Fraction(1, 12288),
-              rate: int = 24, codec: str = "libx264", pix_fmt: str = "yuv420p", matrix: str = "ITU601",
-              tags: dict | None = None, tone: bool = False, rotation: int = 0) -> Path:
+def make_clip(
+    path: Path,
+    frames: list[np.ndarray],
+    pts: list[int] | None = None,
+    time_base=Fraction(1, 12288),
+    rate: int = 24,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    matrix: str = "ITU601",
+    tags: dict | None = None,
+    tone: bool = False,
+    rotation: int = 0,
+) -> Path:
     """Encode RGB frames; ``pts`` for variable frame rate, ``tone`` adds a 440 Hz AAC track."""
     pts = pts if pts is not None else [int(i / rate / time_base) for i in range(len(frames))]
     out = av.open(str(path), "w")
@@ -36,10 +47,12 @@ def make_clip(path: Path, frames: list[np.ndarray], pts: list[int] | None = None
     au = out.add_stream("aac", rate=48000) if tone else None
     deep = "10" in pix_fmt
     for f, t in zip(frames, pts):
-        src = av.VideoFrame.from_ndarray((f.astype(np.uint16) * 257) if deep else f,
-                                         format="rgb48le" if deep else "rgb24")
-        vf = src.reformat(format=pix_fmt, src_colorspace=matrix, dst_colorspace=matrix, src_color_range="JPEG",
-                          dst_color_range="MPEG")
+        src = av.VideoFrame.from_ndarray(
+            (f.astype(np.uint16) * 257) if deep else f, format="rgb48le" if deep else "rgb24"
+        )
+        vf = src.reformat(
+            format=pix_fmt, src_colorspace=matrix, dst_colorspace=matrix, src_color_range="JPEG", dst_color_range="MPEG"
+        )
         for k, v in (tags or {}).items():
             setattr(vf, k, v)
         vf.pts = t
@@ -82,5 +95,7 @@ def decoded_rgb(path: Path) -> list[np.ndarray]:
     info = probe(path)
     scale = 65535.0 if info.bit_depth > 8 else 255.0
     with av.open(str(path)) as c:
-        return [np.rint(frame_to_planar(f, info).transpose(1, 2, 0) * scale).astype(np.uint16 if scale > 255 else np.uint8)
-                for f in c.decode(video=0)]
+        return [
+            np.rint(frame_to_planar(f, info).transpose(1, 2, 0) * scale).astype(np.uint16 if scale > 255 else np.uint8)
+            for f in c.decode(video=0)
+        ]

@@ -22,6 +22,7 @@ steps, each drawn at random per pair from a :class:`Camera`:
 The sharp target goes through steps 1 and 5 only (no noise, no clipping
 beyond what it had), so it is the original image.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ def add_noise(lin: np.ndarray, rng: np.random.Generator, read_sigma: float, shot
     """Poisson-Gaussian noise (its Gaussian approximation): variance = shot * x + read_sigma^2."""
     if read_sigma <= 0 and shot <= 0:
         return lin
-    std = np.sqrt(np.maximum(lin, 0) * shot + read_sigma ** 2).astype(np.float32)
+    std = np.sqrt(np.maximum(lin, 0) * shot + read_sigma**2).astype(np.float32)
     return lin + rng.standard_normal(lin.shape).astype(np.float32) * std
 
 
@@ -116,8 +117,9 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
 
 
-def degrade(sharp: np.ndarray, kernel: np.ndarray, traj: np.ndarray | None, cam: Camera,
-            rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+def degrade(
+    sharp: np.ndarray, kernel: np.ndarray, traj: np.ndarray | None, cam: Camera, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Blur a uint8 RGB image through the camera model; (blurry uint8 RGB, what was drawn).
 
     ``traj`` (the kernel's camera path, complex pixels) enables the rotating, spatially varying path.
@@ -139,13 +141,19 @@ def degrade(sharp: np.ndarray, kernel: np.ndarray, traj: np.ndarray | None, cam:
     read_sigma = shot = 0.0
     if cam.noise > 0 and rng.random() < cam.noise_prob:
         read_sigma = float(rng.uniform(0, cam.noise))
-        shot = float(rng.uniform(0, 4 * cam.noise ** 2))
+        shot = float(rng.uniform(0, 4 * cam.noise**2))
         lin = add_noise(lin, rng, read_sigma, shot)
     blur = encode(lin, gamma)
     quality = None
     if cam.jpeg and rng.random() < cam.jpeg_prob:
         quality = int(rng.integers(cam.jpeg[0], cam.jpeg[1] + 1))
         blur = jpeg_roundtrip(blur, quality)
-    info = {"gamma": gamma or "srgb", "highlight_gain": round(gain, 3), "rotation_deg": round(degrees, 3),
-            "read_sigma": read_sigma, "shot": shot, "jpeg_quality": quality}
+    info = {
+        "gamma": gamma or "srgb",
+        "highlight_gain": round(gain, 3),
+        "rotation_deg": round(degrees, 3),
+        "read_sigma": read_sigma,
+        "shot": shot,
+        "jpeg_quality": quality,
+    }
     return blur, info

@@ -14,13 +14,14 @@ never land on both sides. Crops, flips and 90-degree rotations are applied
 identically to both images; a pair that cannot be read or whose sizes differ
 is reported once and skipped.
 """
+
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -42,7 +43,7 @@ class Pair:
     sharp: Path | None
     group: str
     index: int = -1  # row of an array source
-    source: "ArraySource | None" = None
+    source: ArraySource | None = None
 
     @property
     def name(self) -> str:
@@ -58,8 +59,10 @@ class ArraySource:
         self.x = np.load(x, mmap_mode="r")
         self.y = np.load(y, mmap_mode="r")
         if self.x.shape != self.y.shape or self.x.ndim != 4 or self.x.shape[-1] != 3:
-            raise DataError(f"{x.name} {self.x.shape} and {y.name} {self.y.shape}: expected two N x H x W x 3 arrays "
-                            "of the same shape")
+            raise DataError(
+                f"{x.name} {self.x.shape} and {y.name} {self.y.shape}: expected two N x H x W x 3 arrays "
+                "of the same shape"
+            )
         if self.x.dtype != np.uint8 or self.y.dtype != np.uint8:
             raise DataError(f"{x.name}: expected uint8 arrays, found {self.x.dtype}/{self.y.dtype}")
 
@@ -74,8 +77,9 @@ def find_pairs(root: str | Path, blur_dir: str = "blur", split: str = "train") -
     if not root.exists():
         raise DataError(f"data folder {root} does not exist")
     if root.is_file():
-        raise DataError(f"data {root} is a file; expected a folder with blur/ and sharp/ (GoPro layout) "
-                        "or X_train.npy/y_train.npy")
+        raise DataError(
+            f"data {root} is a file; expected a folder with blur/ and sharp/ (GoPro layout) or X_train.npy/y_train.npy"
+        )
     arrays = {"train": ("X_train.npy", "y_train.npy"), "test": ("X_test.npy", "y_test.npy")}[split]
     if (root / arrays[0]).is_file() and (root / arrays[1]).is_file():
         src = ArraySource(root / arrays[0], root / arrays[1])
@@ -98,15 +102,18 @@ def find_pairs(root: str | Path, blur_dir: str = "blur", split: str = "train") -
             group = root.name
         missing = sorted(set(blurs) - set(sharps))
         if missing:
-            log.warning("%s: %d blurry image(s) have no sharp counterpart (e.g. %s); skipped",
-                        bd, len(missing), missing[0])
+            log.warning(
+                "%s: %d blurry image(s) have no sharp counterpart (e.g. %s); skipped", bd, len(missing), missing[0]
+            )
         pairs += [Pair(blurs[k], sharps[k], group) for k in sorted(set(blurs) & set(sharps))]
     if not pairs:
         if lonely:
             raise DataError(f"{lonely[0]} has no 'sharp' folder beside it; expected {lonely[0].parent}/sharp")
         if not blur_dirs:
-            raise DataError(f"no '{blur_dir}' folder under {root}; expected ROOT/<sequence>/{blur_dir} + "
-                            f"ROOT/<sequence>/sharp (GoPro layout), ROOT/{blur_dir} + ROOT/sharp, or X_train.npy")
+            raise DataError(
+                f"no '{blur_dir}' folder under {root}; expected ROOT/<sequence>/{blur_dir} + "
+                f"ROOT/<sequence>/sharp (GoPro layout), ROOT/{blur_dir} + ROOT/sharp, or X_train.npy"
+            )
         raise DataError(f"no blurry/sharp image pairs with matching names under {root}")
     return pairs
 
@@ -174,8 +181,14 @@ class PairLoader:
             self.bad.add(i)
             return None
         if blur.shape != sharp.shape:
-            log.warning("skipping pair %s: blurry %dx%d but sharp %dx%d", p.name,
-                        blur.shape[1], blur.shape[0], sharp.shape[1], sharp.shape[0])
+            log.warning(
+                "skipping pair %s: blurry %dx%d but sharp %dx%d",
+                p.name,
+                blur.shape[1],
+                blur.shape[0],
+                sharp.shape[1],
+                sharp.shape[0],
+            )
             self.bad.add(i)
             return None
         if self.cached + blur.nbytes * 2 <= self.cache_bytes:
@@ -184,8 +197,14 @@ class PairLoader:
         return blur, sharp
 
 
-def augment_pair(blur: np.ndarray, sharp: np.ndarray, rng: np.random.Generator, patch: int | None,
-                 resize: int | None, flips: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def augment_pair(
+    blur: np.ndarray,
+    sharp: np.ndarray,
+    rng: np.random.Generator,
+    patch: int | None,
+    resize: int | None,
+    flips: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """One random aligned crop (or the study's whole-frame resize), flips and 90-degree turns."""
     if resize:
         blur = cv2.resize(blur, (resize, resize), interpolation=cv2.INTER_AREA)
@@ -199,7 +218,7 @@ def augment_pair(blur: np.ndarray, sharp: np.ndarray, rng: np.random.Generator, 
             h, w = blur.shape[:2]
         y = int(rng.integers(0, h - patch + 1))
         x = int(rng.integers(0, w - patch + 1))
-        blur, sharp = blur[y:y + patch, x:x + patch], sharp[y:y + patch, x:x + patch]
+        blur, sharp = blur[y : y + patch, x : x + patch], sharp[y : y + patch, x : x + patch]
     if flips:
         if rng.random() < 0.5:
             blur, sharp = blur[:, ::-1], sharp[:, ::-1]
@@ -225,14 +244,23 @@ class BatchSource:
     generator seeded by ``(seed, step, rank)``.
     """
 
-    def __init__(self, loader: PairLoader, batch: int, patch: int | None, resize: int | None, seed: int = 0,
-                 rank: int = 0, world: int = 1) -> None:
+    def __init__(
+        self,
+        loader: PairLoader,
+        batch: int,
+        patch: int | None,
+        resize: int | None,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
         from torch.utils.data import DistributedSampler
 
         self.loader, self.batch, self.patch, self.resize = loader, batch, patch, resize
         self.seed, self.rank = seed, rank
-        self.sampler = DistributedSampler(range(len(loader)), num_replicas=world, rank=rank, shuffle=True,
-                                          seed=seed, drop_last=False)
+        self.sampler = DistributedSampler(
+            range(len(loader)), num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False
+        )
         self._epoch: int | None = None
         self._order: list[int] = []
 

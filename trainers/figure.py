@@ -7,10 +7,11 @@ cell's PSNR/SSIM. The region is the same in every column: the window where
 the input differs most from the sharp frame, i.e. where the blur is worst.
 This is the presentation of the origin study, drawn with OpenCV only.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -55,17 +56,21 @@ def _cell(img: np.ndarray, region: tuple[int, int, int, int], caption: str) -> n
     p0 = (int(x * scale), int(y * scale))
     p1 = (int((x + rw) * scale) - 1, int((y + rh) * scale) - 1)
     cv2.rectangle(whole, p0, p1, BOX, 2)
-    crop = img[y:y + rh, x:x + rw]
-    inset = cv2.resize(crop, (CELL, max(1, round(rh * CELL / rw))), interpolation=cv2.INTER_NEAREST
-                       if CELL / rw >= 2 else cv2.INTER_CUBIC)
+    crop = img[y : y + rh, x : x + rw]
+    inset = cv2.resize(
+        crop,
+        (CELL, max(1, round(rh * CELL / rw))),
+        interpolation=cv2.INTER_NEAREST if CELL / rw >= 2 else cv2.INTER_CUBIC,
+    )
     cap = np.full((CAPTION, CELL, 3), 255, np.uint8)
     cv2.putText(cap, caption, (6, CAPTION - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.48, (0, 0, 0), 1, cv2.LINE_AA)
     spacer = np.full((GAP // 2, CELL, 3), 255, np.uint8)
     return np.concatenate([cap, whole, spacer, inset], axis=0)
 
 
-def comparison_figure(images: Sequence[Mapping[str, np.ndarray]], rows: Sequence, labels: Sequence[str],
-                      path: Path) -> np.ndarray:
+def comparison_figure(
+    images: Sequence[Mapping[str, np.ndarray]], rows: Sequence, labels: Sequence[str], path: Path
+) -> np.ndarray:
     """Draw the grid for ``images`` (dicts with 'input', each label and 'sharp') and write it to ``path``.
 
     ``rows`` are the matching :class:`trainers.evaluate.Scored` records, whose
@@ -79,8 +84,11 @@ def comparison_figure(images: Sequence[Mapping[str, np.ndarray]], rows: Sequence
         region = worst_region(imgs["input"], imgs["sharp"])
         cells = []
         for lab in columns:
-            cap = (f"{lab}  {row.psnr[lab]:.2f} dB / {row.ssim[lab]:.3f}" if lab in row.psnr
-                   else f"{lab}  ({Path(row.name).name})")
+            cap = (
+                f"{lab}  {row.psnr[lab]:.2f} dB / {row.ssim[lab]:.3f}"
+                if lab in row.psnr
+                else f"{lab}  ({Path(row.name).name})"
+            )
             cells.append(_cell(imgs[lab], region, cap))
         height = max(c.shape[0] for c in cells)
         cells = [np.pad(c, ((0, height - c.shape[0]), (0, 0), (0, 0)), constant_values=255) for c in cells]

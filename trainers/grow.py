@@ -12,6 +12,7 @@ For other architectures new layers are not the identity; ``grow`` measures
 whether the output was kept and says so, so nobody mistakes a partial
 initialisation for a grown model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,8 +44,10 @@ def grow(big: nn.Module, small: nn.Module, probe_size: int = 64) -> Growth:
     if misfit:
         k = misfit[0]
         why = "missing" if k not in dst else f"{tuple(dst[k].shape)} instead of {tuple(src[k].shape)}"
-        raise GrowError(f"the smaller model does not fit inside the bigger one ({len(misfit)} tensors differ, "
-                        f"e.g. {k}: {why}); only variants that add blocks at the same widths can grow")
+        raise GrowError(
+            f"the smaller model does not fit inside the bigger one ({len(misfit)} tensors differ, "
+            f"e.g. {k}: {why}); only variants that add blocks at the same widths can grow"
+        )
     big.load_state_dict(src, strict=False)
     fresh = len(dst) - len(src)
     g = torch.Generator().manual_seed(0)

@@ -14,11 +14,12 @@
   weights in a local file given by ``--backbone-weights`` or
   ``$DEBLURCLI_VGG19_WEIGHTS``; an error without them.
 """
+
 from __future__ import annotations
 
 import os
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -46,12 +47,13 @@ def psnr_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def _gaussian(size: int, sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     x = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
-    g = torch.exp(-(x ** 2) / (2 * sigma * sigma))
+    g = torch.exp(-(x**2) / (2 * sigma * sigma))
     return g / g.sum()
 
 
-def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: float = 1.5,
-         data_range: float = 1.0) -> torch.Tensor:
+def ssim(
+    pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: float = 1.5, data_range: float = 1.0
+) -> torch.Tensor:
     """Mean SSIM over the batch, Gaussian-weighted, per channel, 'valid' windows only."""
     c = pred.shape[1]
     g = _gaussian(window, sigma, pred.device, pred.dtype)
@@ -63,10 +65,10 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: floa
 
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     mu_x, mu_y = blur(pred), blur(target)
-    sxx = blur(pred * pred) - mu_x ** 2
-    syy = blur(target * target) - mu_y ** 2
+    sxx = blur(pred * pred) - mu_x**2
+    syy = blur(target * target) - mu_y**2
     sxy = blur(pred * target) - mu_x * mu_y
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
+    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
     return s.mean()
 
 
@@ -91,8 +93,10 @@ class VGGPerceptual(nn.Module):
 
         path = weights or os.environ.get("DEBLURCLI_VGG19_WEIGHTS")
         if not path:
-            raise LossError("the vgg loss needs ImageNet VGG19 weights from a local file (they cannot be downloaded "
-                            "here): pass --backbone-weights vgg19-dcbb9e9d.pth or set DEBLURCLI_VGG19_WEIGHTS")
+            raise LossError(
+                "the vgg loss needs ImageNet VGG19 weights from a local file (they cannot be downloaded "
+                "here): pass --backbone-weights vgg19-dcbb9e9d.pth or set DEBLURCLI_VGG19_WEIGHTS"
+            )
         if not os.path.isfile(path):
             raise LossError(f"VGG19 weights {path} do not exist")
         net = vgg19(weights=None)
@@ -117,7 +121,12 @@ class VGGPerceptual(nn.Module):
 
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "l1": l1, "mae": l1, "charbonnier": charbonnier, "psnr": psnr_loss, "ssim": ssim_loss, "fft": fft_loss,
+    "l1": l1,
+    "mae": l1,
+    "charbonnier": charbonnier,
+    "psnr": psnr_loss,
+    "ssim": ssim_loss,
+    "fft": fft_loss,
 }
 NAMES = sorted([*LOSSES, "vgg"])
 
@@ -134,8 +143,10 @@ class CombinedLoss(nn.Module):
         for part in spec.split("+"):
             m = _TERM.match(part.lower())
             if not m or m.group(2) not in NAMES:
-                raise LossError(f"unknown loss term {part.strip()!r} in {spec!r}; terms are "
-                                f"[WEIGHT*]NAME joined by '+', NAME one of {', '.join(NAMES)}")
+                raise LossError(
+                    f"unknown loss term {part.strip()!r} in {spec!r}; terms are "
+                    f"[WEIGHT*]NAME joined by '+', NAME one of {', '.join(NAMES)}"
+                )
             self.terms.append((float(m.group(1) or 1.0), m.group(2)))
         self.vgg = VGGPerceptual(vgg_weights) if any(n == "vgg" for _, n in self.terms) else None
 

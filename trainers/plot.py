@@ -1,9 +1,11 @@
 """Training curves drawn with OpenCV (no plotting library needed): loss, and validation PSNR/SSIM."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -24,8 +26,9 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [start + i * step for i in range(int((hi - start) / step) + 1)]
 
 
-def _panel(title: str, xs: Sequence[float], ys: Sequence[float], colour: tuple[int, int, int],
-           xmax: float, smooth: int = 1) -> np.ndarray:
+def _panel(
+    title: str, xs: Sequence[float], ys: Sequence[float], colour: tuple[int, int, int], xmax: float, smooth: int = 1
+) -> np.ndarray:
     img = np.full((H, W, 3), 255, np.uint8)
     left, right, bottom, top = MARGIN
     pw, ph = W - left - right, H - top - bottom
@@ -38,7 +41,7 @@ def _panel(title: str, xs: Sequence[float], ys: Sequence[float], colour: tuple[i
     y = np.array([p[1] for p in pts], float)
     if smooth > 1 and len(y) > smooth:
         y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
-        x = x[smooth - 1:]
+        x = x[smooth - 1 :]
     lo, hi = float(np.percentile(y, 1)), float(np.percentile(y, 99))
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
@@ -76,8 +79,14 @@ def plot_history(history: Sequence[dict[str, Any]], path: Path, title: str = "")
     xmax = max(steps, default=1)
     smooth = max(1, len(history) // 100)
     panels = [
-        _panel(f"{title}  training loss (moving mean of {smooth})", steps, [h.get("loss") for h in history],
-               (200, 80, 20), xmax, smooth),
+        _panel(
+            f"{title}  training loss (moving mean of {smooth})",
+            steps,
+            [h.get("loss") for h in history],
+            (200, 80, 20),
+            xmax,
+            smooth,
+        ),
         _panel("validation PSNR (dB)", steps, [h.get("val_psnr") for h in history], (30, 120, 30), xmax),
         _panel("validation SSIM", steps, [h.get("val_ssim") for h in history], (20, 40, 200), xmax),
     ]

@@ -17,30 +17,39 @@ Output is the GoPro layout (``OUT/<group>/blur``, ``OUT/<group>/sharp``) and
 ``OUT/pairs.json`` recording each pair's kernel file or frame window and the
 seed, so a run can be reproduced and checked.
 """
+
 from __future__ import annotations
 
 import fnmatch
 import json
 import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from deblurcli.errors import DeblurError
 from deblurcli.images import IMAGE_EXTS, read_image, write_atomic
 
+from .camera import (  # noqa: F401  (re-exported: the colour helpers live in camera.py)
+    Camera,
+    convolve,
+    decode,
+    degrade,
+    jpeg_roundtrip,
+    linear_to_srgb,
+    srgb_to_linear,
+    to_uint8,
+)
+
 
 class SynthError(DeblurError):
     """Sharp input that cannot be turned into pairs."""
 
 
-from .camera import (Camera, convolve, decode, degrade, jpeg_roundtrip, linear_to_srgb,  # noqa: F401
-                     srgb_to_linear, to_uint8)
-
-
 # --- camera-shake kernels ---------------------------------------------------------------------
+
 
 def random_trajectory(rng: np.random.Generator, length: float, steps: int = 2000) -> np.ndarray:
     """A camera path (complex positions, pixels) in the manner of Boracchi and Foi 2012.
@@ -119,6 +128,7 @@ def blur_with_kernel(sharp: np.ndarray, kernel: np.ndarray, gamma: float | None 
 
 
 # --- temporal averaging ---------------------------------------------------------------------------
+
 
 def average_frames(frames: Sequence[np.ndarray], linear: bool = True) -> np.ndarray:
     """Mean of uint8 RGB frames, as uint8 sRGB: in linear light (GoPro's ``blur_gamma``), or of the
@@ -203,9 +213,17 @@ class Writer:
 AVERAGES = ("linear", "srgb", "both")
 
 
-def synth_from_frames(frames: Iterable[tuple[np.ndarray, float | None]], writer: Writer, group: str,
-                      window: tuple[int, int], stride: int | None, offset: int, limit: int | None,
-                      rng: np.random.Generator, average: str = "linear") -> int:
+def synth_from_frames(
+    frames: Iterable[tuple[np.ndarray, float | None]],
+    writer: Writer,
+    group: str,
+    window: tuple[int, int],
+    stride: int | None,
+    offset: int,
+    limit: int | None,
+    rng: np.random.Generator,
+    average: str = "linear",
+) -> int:
     """Average windows of consecutive frames; the middle frame is the target.
 
     ``average``: ``linear`` (in linear light, like GoPro's ``blur_gamma``), ``srgb`` (the codes, like
@@ -232,9 +250,17 @@ def synth_from_frames(frames: Iterable[tuple[np.ndarray, float | None]], writer:
             for linear in ways:
                 suffix = "" if len(ways) == 1 else ("_lin" if linear else "_srgb")
                 blur = average_frames([f for f, _ in win], linear)
-                writer.add(group, f"{made:05d}{suffix}", blur, win[mid][0], frames=[start, start + n - 1], window=n,
-                           sharp_frame=start + mid, times=[win[0][1], win[-1][1]],
-                           average="linear" if linear else "srgb")
+                writer.add(
+                    group,
+                    f"{made:05d}{suffix}",
+                    blur,
+                    win[mid][0],
+                    frames=[start, start + n - 1],
+                    window=n,
+                    sharp_frame=start + mid,
+                    times=[win[0][1], win[-1][1]],
+                    average="linear" if linear else "srgb",
+                )
             made += 1
             if limit and made >= limit:
                 return made * len(ways)
@@ -247,12 +273,20 @@ def synth_from_frames(frames: Iterable[tuple[np.ndarray, float | None]], writer:
 
 def sharp_images(root: Path, include: str | None = None, exclude: str | None = None) -> list[Path]:
     """Images under ``root``, whose names match the glob ``include`` and not ``exclude``."""
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
-                   and (include is None or fnmatch.fnmatch(p.name, include))
-                   and (exclude is None or not fnmatch.fnmatch(p.name, exclude)))
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTS
+        and p.is_file()
+        and (include is None or fnmatch.fnmatch(p.name, include))
+        and (exclude is None or not fnmatch.fnmatch(p.name, exclude))
+    )
     if not files:
-        raise SynthError(f"no images under {root}" + (f" matching {include!r}" if include else "")
-                         + (f" and not {exclude!r}" if exclude else ""))
+        raise SynthError(
+            f"no images under {root}"
+            + (f" matching {include!r}" if include else "")
+            + (f" and not {exclude!r}" if exclude else "")
+        )
     return files
 
 
@@ -301,15 +335,24 @@ def synth_shake(root: Path, writer: Writer, rng: np.random.Generator, o: ShakeOp
             if o.crop and min(img.shape[:2]) > o.crop:
                 y = int(rng.integers(0, img.shape[0] - o.crop + 1))
                 x = int(rng.integers(0, img.shape[1] - o.crop + 1))
-                sharp = img[y:y + o.crop, x:x + o.crop]
+                sharp = img[y : y + o.crop, x : x + o.crop]
             sharp = np.ascontiguousarray(sharp)
             k, traj, source = _draw_kernel(rng, o)
             blur, info = degrade(sharp, k, traj, o.camera, rng)
             name = f"{path.stem}_{j:02d}"
             kfile = kdir / f"{group}_{name}.npy"
             np.save(kfile, k.astype(np.float32))
-            writer.add(group, name, blur, sharp, source=str(path), kernel=str(kfile.relative_to(writer.out)),
-                       kernel_source=source, kernel_size=int(k.shape[0]), **info)
+            writer.add(
+                group,
+                name,
+                blur,
+                sharp,
+                source=str(path),
+                kernel=str(kfile.relative_to(writer.out)),
+                kernel_source=source,
+                kernel_size=int(k.shape[0]),
+                **info,
+            )
             made += 1
             if o.limit and made >= o.limit:
                 return made
@@ -318,4 +361,4 @@ def synth_shake(root: Path, writer: Writer, rng: np.random.Generator, o: ShakeOp
 
 def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)

@@ -11,6 +11,7 @@ Multi-GPU / multi-node: start with ``torchrun``; each process trains on its
 shard (DistributedDataParallel averages gradients), rank 0 logs, validates
 and writes checkpoints.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,9 +20,10 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,7 +105,7 @@ class TrainOptions:
     log_every: int = 50
     quiet: bool = False
 
-    def resolved(self) -> "TrainOptions":
+    def resolved(self) -> TrainOptions:
         r = RECIPES[self.arch]
         return replace(
             self,
@@ -119,8 +121,10 @@ class TrainOptions:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        return {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list) else v)
-                for k, v in d.items()}
+        return {
+            k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list) else v)
+            for k, v in d.items()
+        }
 
 
 def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
@@ -175,8 +179,10 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
         self.updates = 0
-        self.state = {k: v.detach().clone().float() if v.is_floating_point() else v.detach().clone()
-                      for k, v in model.state_dict().items()}
+        self.state = {
+            k: v.detach().clone().float() if v.is_floating_point() else v.detach().clone()
+            for k, v in model.state_dict().items()
+        }
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
@@ -215,6 +221,7 @@ def init_distributed(device: torch.device) -> DistInfo:
 
 # --- checkpoints ------------------------------------------------------------------------------------
 
+
 def _training_state(opt: torch.optim.Optimizer, raw: dict[str, torch.Tensor] | None) -> tuple[dict, list]:
     tensors: dict[str, torch.Tensor] = {}
     sd = opt.state_dict()
@@ -246,12 +253,15 @@ def read_training_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[
     with safe_open(str(path), framework="pt") as f:
         extra = {k: f.get_tensor(k) for k in f.keys() if k.startswith(TRAIN_PREFIX)}
     if "train_state" not in ckpt.metadata:
-        raise CheckpointError(f"{path} has no training state (is it a 'best' or a converted checkpoint?); "
-                              "resume from the run's last.safetensors")
+        raise CheckpointError(
+            f"{path} has no training state (is it a 'best' or a converted checkpoint?); "
+            "resume from the run's last.safetensors"
+        )
     return ckpt.state_dict, extra, ckpt.metadata
 
 
 # --- the run ----------------------------------------------------------------------------------------
+
 
 class Trainer:
     def __init__(self, opts: TrainOptions, progress: Callable[[dict], None] | None = None) -> None:
@@ -272,7 +282,7 @@ class Trainer:
         self.progress = progress
         self.config = get_spec(o.arch).config(o.variant)
         torch.manual_seed(o.seed)
-        np.random.seed(o.seed % (2 ** 32))
+        np.random.seed(o.seed % (2**32))
         self.model = create_model(o.arch, config=self.config)
         self.backbone_source = None
         if hasattr(self.model, "freeze_backbone"):
@@ -287,10 +297,12 @@ class Trainer:
         self.model.to(self.device)
         self.loss_fn = CombinedLoss(o.loss, o.backbone_weights).to(self.device)
         self.train_pairs, self.val_pairs = self._pairs()
-        self.batches = BatchSource(PairLoader(self.train_pairs), o.batch, o.patch or None, o.resize, o.seed,
-                                   self.dist.rank, self.dist.world)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=o.lr, betas=RECIPES[o.arch].betas,
-                                     weight_decay=o.weight_decay)
+        self.batches = BatchSource(
+            PairLoader(self.train_pairs), o.batch, o.patch or None, o.resize, o.seed, self.dist.rank, self.dist.world
+        )
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=o.lr, betas=RECIPES[o.arch].betas, weight_decay=o.weight_decay
+        )
         self.ema = EMA(self.model, o.ema) if o.ema else None
         self.step = 0
         self.best_psnr = -math.inf  # validation PSNR of best.safetensors
@@ -307,8 +319,11 @@ class Trainer:
         if self.dist.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            self.net = DDP(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                           find_unused_parameters=bool(o.freeze_steps))
+            self.net = DDP(
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=bool(o.freeze_steps),
+            )
 
     # -- setup ------------------------------------------------------------------------------------
     def _pairs(self) -> tuple[list[Pair], list[Pair]]:
@@ -321,8 +336,9 @@ class Trainer:
             roots = {Path(d).resolve() for d in o.val}
             overlap = [p for p in pairs if p.blur is not None and any(r in p.blur.resolve().parents for r in roots)]
             if overlap:
-                raise DataError(f"validation data {o.val[0]} is also under the training data ({overlap[0].name}); "
-                                "keep them apart")
+                raise DataError(
+                    f"validation data {o.val[0]} is also under the training data ({overlap[0].name}); keep them apart"
+                )
             return pairs, [p for s in self.val_sets for p in s.pairs]
         train, val = split_by_group(pairs, o.val_fraction, o.seed)
         self.val_sets = [ValSet("split", val)] if val else []
@@ -341,11 +357,22 @@ class Trainer:
         try:
             g = grow(self.model, m)
         except GrowError as e:
-            raise CheckpointError(f"--init {path.name} is {name} ({vname}), not the {self.opts.variant} variant: {e}") from None
+            raise CheckpointError(
+                f"--init {path.name} is {name} ({vname}), not the {self.opts.variant} variant: {e}"
+            ) from None
         if self.dist.main:
-            kept = "output kept exactly" if g.preserved else f"output changed (max {g.max_abs_diff:.3g}): a partial start"
-            log.info("grew %s (%s) into %s: %d tensors copied, %d new; %s", path.name, vname, self.opts.variant,
-                     g.copied, g.fresh, kept)
+            kept = (
+                "output kept exactly" if g.preserved else f"output changed (max {g.max_abs_diff:.3g}): a partial start"
+            )
+            log.info(
+                "grew %s (%s) into %s: %d tensors copied, %d new; %s",
+                path.name,
+                vname,
+                self.opts.variant,
+                g.copied,
+                g.fresh,
+                kept,
+            )
 
     def _resume(self) -> None:
         path = self.opts.out / "last.safetensors"
@@ -354,15 +381,24 @@ class Trainer:
         weights, extra, meta = read_training_checkpoint(path)
         state = json.loads(meta["train_state"])
         if meta.get("arch") != self.opts.arch or meta.get("config") != config_to_json(self.config):
-            raise CheckpointError(f"{path} is a run of {meta.get('arch')} ({meta.get('variant')}), not "
-                                  f"{self.opts.arch} ({self.opts.variant}); use another --out")
-        raw = {k[len(TRAIN_PREFIX) + 4:]: v for k, v in extra.items() if k.startswith(f"{TRAIN_PREFIX}raw/")}
+            raise CheckpointError(
+                f"{path} is a run of {meta.get('arch')} ({meta.get('variant')}), not "
+                f"{self.opts.arch} ({self.opts.variant}); use another --out"
+            )
+        raw = {k[len(TRAIN_PREFIX) + 4 :]: v for k, v in extra.items() if k.startswith(f"{TRAIN_PREFIX}raw/")}
         self.model.load_state_dict(raw or weights)
         self.model.to(self.device)
-        _restore_optimizer(self.opt, {k: v.to(self.device) if k.endswith(("exp_avg", "exp_avg_sq")) else v
-                                      for k, v in extra.items()}, state["param_groups"])
+        _restore_optimizer(
+            self.opt,
+            {k: v.to(self.device) if k.endswith(("exp_avg", "exp_avg_sq")) else v for k, v in extra.items()},
+            state["param_groups"],
+        )
         if self.ema is not None:
-            self.ema.state = {k: v.to(self.device).clone() for k, v in weights.items()} if raw else EMA(self.model, self.ema.decay).state
+            self.ema.state = (
+                {k: v.to(self.device).clone() for k, v in weights.items()}
+                if raw
+                else EMA(self.model, self.ema.decay).state
+            )
             self.ema.updates = int(state.get("ema_updates", state["step"]))
         if f"{TRAIN_PREFIX}rng/torch" in extra:
             torch.set_rng_state(extra[f"{TRAIN_PREFIX}rng/torch"])
@@ -398,36 +434,55 @@ class Trainer:
         last_val = next((h for h in reversed(self.history) if h.get("val_psnr") is not None), None)
         return {
             "training_data": ", ".join(str(d) for d in o.data),
-            "validation_data": ", ".join(str(d) for d in o.val) if o.val else
-            ", ".join(sorted({p.group for p in self.val_pairs})) or "none",
-            "steps": str(self.step), "init": str(o.init) if o.init else None, "loss": o.loss, "seed": str(o.seed),
+            "validation_data": ", ".join(str(d) for d in o.val)
+            if o.val
+            else ", ".join(sorted({p.group for p in self.val_pairs})) or "none",
+            "steps": str(self.step),
+            "init": str(o.init) if o.init else None,
+            "loss": o.loss,
+            "seed": str(o.seed),
             "patch": str(o.patch),
             "batch": str(o.batch * self.dist.world),
             "backbone": self.backbone_source,
             "val_psnr": f"{last_val['val_psnr']:.4f}" if last_val else None,
             "val_ssim": f"{last_val['val_ssim']:.4f}" if last_val else None,
             "val_gain": f"{last_val['val_gain']:.4f}" if last_val and last_val.get("val_gain") is not None else None,
-            "val_sets": json.dumps({k[4:]: round(v, 4) for k, v in last_val.items()
-                                    if k.startswith("val/") and v is not None}) if last_val else None,
+            "val_sets": json.dumps(
+                {k[4:]: round(v, 4) for k, v in last_val.items() if k.startswith("val/") and v is not None}
+            )
+            if last_val
+            else None,
         }
 
     def save_last(self) -> Path:
         raw = self.model.state_dict() if self.ema is not None else None
         tensors, groups = _training_state(self.opt, raw)
-        state = {"step": self.step, "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
-                 "best_gain": self.best_gain if math.isfinite(self.best_gain) else None,
-                 "val_inputs": {s.name: (s.input_psnr, s.input_ssim) for s in self.val_sets if s.input_psnr is not None},
-                 "param_groups": groups, "options": self.opts.to_json(), "world": self.dist.world,
-                 "ema_updates": self.ema.updates if self.ema is not None else 0}
+        state = {
+            "step": self.step,
+            "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
+            "best_gain": self.best_gain if math.isfinite(self.best_gain) else None,
+            "val_inputs": {s.name: (s.input_psnr, s.input_ssim) for s in self.val_sets if s.input_psnr is not None},
+            "param_groups": groups,
+            "options": self.opts.to_json(),
+            "world": self.dist.world,
+            "ema_updates": self.ema.updates if self.ema is not None else 0,
+        }
         sd = {**self.inference_state(), **tensors}
-        path = save_checkpoint(self.opts.out / "last.safetensors", sd, self.opts.arch, self.config,
-                               train_state=json.dumps(state), **self._meta())
+        path = save_checkpoint(
+            self.opts.out / "last.safetensors",
+            sd,
+            self.opts.arch,
+            self.config,
+            train_state=json.dumps(state),
+            **self._meta(),
+        )
         self._write_history()
         return path
 
     def save_best(self) -> Path:
-        return save_checkpoint(self.opts.out / "best.safetensors", self.inference_state(), self.opts.arch,
-                               self.config, **self._meta())
+        return save_checkpoint(
+            self.opts.out / "best.safetensors", self.inference_state(), self.opts.arch, self.config, **self._meta()
+        )
 
     def _write_history(self) -> None:
         from .plot import plot_history
@@ -483,7 +538,9 @@ class Trainer:
         blur, sharp = blur.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
         if o.channels_last:
             blur = blur.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        ):
             pred = self.net(blur)
         loss = self.loss_fn(pred.float(), sharp)
         if not torch.isfinite(loss):
@@ -520,8 +577,14 @@ class Trainer:
         try:
             while self.step < o.steps:
                 loss = self.train_step()
-                row: dict[str, Any] = {"step": self.step, "loss": loss, "lr": self.last_lr,
-                                       "seconds": time.perf_counter() - t0, "val_psnr": None, "val_ssim": None}
+                row: dict[str, Any] = {
+                    "step": self.step,
+                    "loss": loss,
+                    "lr": self.last_lr,
+                    "seconds": time.perf_counter() - t0,
+                    "val_psnr": None,
+                    "val_ssim": None,
+                }
                 timed_out = o.time_limit is not None and time.perf_counter() - t0 >= o.time_limit
                 done = self.step >= o.steps or timed_out
                 v = None
@@ -551,6 +614,12 @@ class Trainer:
 
                 if dist.is_initialized():
                     dist.destroy_process_group()
-        return {"steps": self.step, "interrupted": interrupted, "timed_out": timed_out and self.step < o.steps,
-                "best_psnr": self.best_psnr, "best_gain": self.best_gain,
-                "seconds": time.perf_counter() - t0, "out": str(o.out)}
+        return {
+            "steps": self.step,
+            "interrupted": interrupted,
+            "timed_out": timed_out and self.step < o.steps,
+            "best_psnr": self.best_psnr,
+            "best_gain": self.best_gain,
+            "seconds": time.perf_counter() - t0,
+            "out": str(o.out),
+        }

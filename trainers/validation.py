@@ -6,11 +6,13 @@ is a set (REDS, GoPro-style, camera shake, ...); a checkpoint's score is the
 mean over sets of its PSNR gain over that set's blurry input, so each kind
 counts once whatever its size or its baseline PSNR.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,14 +84,15 @@ def score_pairs(process, pairs: Sequence[Pair], with_input: bool = True) -> tupl
 
 
 @torch.no_grad()
-def validate_sets(model: torch.nn.Module, config: Any, sets: Sequence[ValSet], device: torch.device,
-                  limit: int) -> ValResult:
+def validate_sets(
+    model: torch.nn.Module, config: Any, sets: Sequence[ValSet], device: torch.device, limit: int
+) -> ValResult:
     """Score ``model`` on every set (at most ``limit`` pairs each) through the tiled inference pipeline."""
     from deblurcli.pipeline import Deblurrer
 
     from .evaluate import torch_fn
 
-    d = Deblurrer(torch_fn(model, device), tile=config.tile, overlap=config.overlap, multiple=config.pad_multiple)
+    d = Deblurrer.for_config(torch_fn(model, device), config)
     res = ValResult()
     for s in sets:
         p, ss, ip, iss = score_pairs(d.process, s.pairs[:limit], with_input=s.input_psnr is None)

@@ -1,10 +1,8 @@
 """Deblurring architectures, each in its own module, all in one registry."""
+
 from importlib import import_module
 
 from ..catalog import ARCHITECTURES
-
-for _module in ARCHITECTURES:  # each module registers its model
-    import_module(f"{__name__}.{_module}")
 from .registry import (
     ModelSpec,
     config_from_json,
@@ -14,6 +12,9 @@ from .registry import (
     model_names,
     variant_of,
 )
+
+for _module in ARCHITECTURES:  # each module registers its model
+    import_module(f"{__name__}.{_module}")
 
 __all__ = [
     "ModelSpec",

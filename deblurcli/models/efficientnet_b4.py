@@ -7,6 +7,7 @@ and 448 channels); a small full-resolution stem adds the finest skip. The
 decoder (ConvTranspose2d, concatenation, conv-BN-ReLU) follows Ronneberger et
 al. 2015. See :mod:`.transfer` for normalisation and backbone weights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,14 @@ class EfficientNetB4UNet(TransferUNet):
 
     def __init__(self, config: EfficientNetB4Config) -> None:
         features = efficientnet_b4(weights=None).features[:8]  # drop the 1792-channel 1x1 head
-        super().__init__(features, taps=(1, 2, 3, 5, 7), tap_channels=(24, 32, 56, 160, 448),
-                         decoder=config.decoder, multiple=config.pad_multiple, full_res_stem=True)
+        super().__init__(
+            features,
+            taps=(1, 2, 3, 5, 7),
+            tap_channels=(24, 32, 56, 160, 448),
+            decoder=config.decoder,
+            multiple=config.pad_multiple,
+            full_res_stem=True,
+        )
         self.config = config
 
 

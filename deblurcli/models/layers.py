@@ -1,4 +1,5 @@
 """Small building blocks shared by several architectures."""
+
 from __future__ import annotations
 
 import torch
@@ -41,7 +42,6 @@ class LayerNorm2d(nn.Module):
         var = (x - mu).pow(2).mean(1, keepdim=True)
         y = (x - mu) / torch.sqrt(var + self.eps)
         return y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
-
 
 
 class DoubleConv(nn.Sequential):

@@ -8,6 +8,7 @@ exports to ONNX. Encoder-decoder with additive skips, PixelShuffle upsampling
 and a global residual. The paper's GoPro models are width 32 and 64 with
 encoder blocks (1, 1, 1, 28), one middle block and decoder blocks (1, 1, 1, 1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

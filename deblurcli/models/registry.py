@@ -3,12 +3,14 @@
 Modelled on timm's ``register_model`` / ``create_model``: the CLI takes its
 choices from here, never from a hand-kept list.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch.nn as nn
 
@@ -29,10 +31,7 @@ class ModelSpec:
     def config(self, variant: str | None = None, **overrides: Any) -> Any:
         variant = variant or self.default_variant
         if variant not in self.variants:
-            raise UnknownModel(
-                f"model {self.name!r} has no variant {variant!r} "
-                f"(variants: {', '.join(self.variants)})"
-            )
+            raise UnknownModel(f"model {self.name!r} has no variant {variant!r} (variants: {', '.join(self.variants)})")
         cfg = self.variants[variant]
         return dataclasses.replace(cfg, **overrides) if overrides else cfg
 
@@ -87,9 +86,7 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UnknownModel(
-            f"unknown model {name!r} (known: {', '.join(_REGISTRY)})"
-        ) from None
+        raise UnknownModel(f"unknown model {name!r} (known: {', '.join(_REGISTRY)})") from None
 
 
 def create_model(name: str, variant: str | None = None, config: Any = None) -> nn.Module:

@@ -7,6 +7,7 @@ concatenated skips, dropout in the deepest levels, and a global residual
 (output = input + predicted residual). The study trained it with MAE +
 (1 - SSIM).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ class ResUNetConfig(TiledConfig):
 
     @property
     def pad_multiple(self) -> int:
-        return 2 ** self.levels
+        return 2**self.levels
 
 
 class ResUNet(nn.Module):

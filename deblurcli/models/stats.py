@@ -1,4 +1,5 @@
 """Model cost counted from the model itself: parameters and GMACs per megapixel."""
+
 from __future__ import annotations
 
 import torch

@@ -11,11 +11,12 @@ takes a local torchvision state dict, or finds torchvision's standard file in
 torch hub's cache, and otherwise says once, in one line, that the backbone is
 random.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import torch
 import torch.nn as nn
@@ -48,8 +49,15 @@ class TransferUNet(nn.Module):
     arch = "transfer"
     backbone_files: tuple[str, ...] = ()  # torchvision's file names, for the hub cache
 
-    def __init__(self, backbone: nn.Sequential, taps: Sequence[int], tap_channels: Sequence[int],
-                 decoder: Sequence[int], multiple: int, full_res_stem: bool) -> None:
+    def __init__(
+        self,
+        backbone: nn.Sequential,
+        taps: Sequence[int],
+        tap_channels: Sequence[int],
+        decoder: Sequence[int],
+        multiple: int,
+        full_res_stem: bool,
+    ) -> None:
         super().__init__()
         for m in backbone.modules():  # no in-place activations: clean ONNX graphs, safe taps
             if hasattr(m, "inplace"):
@@ -108,7 +116,7 @@ class TransferUNet(nn.Module):
             p.requires_grad_(not frozen)
         self.backbone.train(self.training and not frozen)
 
-    def train(self, mode: bool = True) -> "TransferUNet":
+    def train(self, mode: bool = True) -> TransferUNet:
         super().train(mode)
         if self.backbone_frozen:
             self.backbone.eval()
@@ -137,26 +145,36 @@ def load_backbone(model: TransferUNet, path: str | Path | None = None) -> str:
                 log.warning(
                     "%s: no ImageNet backbone weights (pass --backbone-weights FILE, torchvision's %s; "
                     "looked in %s); starting from a random backbone",
-                    model.arch, model.backbone_files[0], _candidates(model.backbone_files)[0].parent)
+                    model.arch,
+                    model.backbone_files[0],
+                    _candidates(model.backbone_files)[0].parent,
+                )
             return "random"
         path = found[0]
     path = Path(path)
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unreadable, not a torch file, unsafe pickle
-        raise BackboneError(f"cannot read backbone weights {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise BackboneError(
+            f"cannot read backbone weights {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
     if isinstance(sd, dict) and "state_dict" in sd:
         sd = sd["state_dict"]
     own = model.backbone.state_dict()
-    picked = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.") and k[len("features."):] in own}
+    picked = {
+        k[len("features.") :]: v for k, v in sd.items() if k.startswith("features.") and k[len("features.") :] in own
+    }
     missing = sorted(set(own) - set(picked))
     if missing:
         raise BackboneError(
             f"{path.name} does not fit the {model.arch} backbone: {len(missing)} of {len(own)} tensors missing "
-            f"(e.g. features.{missing[0]}); expected torchvision's {model.backbone_files[0]}")
+            f"(e.g. features.{missing[0]}); expected torchvision's {model.backbone_files[0]}"
+        )
     bad = [k for k in own if picked[k].shape != own[k].shape]
     if bad:
-        raise BackboneError(f"{path.name} does not fit the {model.arch} backbone: features.{bad[0]} has shape "
-                            f"{tuple(picked[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)}")
+        raise BackboneError(
+            f"{path.name} does not fit the {model.arch} backbone: features.{bad[0]} has shape "
+            f"{tuple(picked[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)}"
+        )
     model.backbone.load_state_dict(picked, strict=True)
     return str(path)

@@ -9,6 +9,7 @@ residual. Parameter names follow the study's notebook exactly, so its
 ``Uptimus.pth`` (``Uptimus(base=24, ws=8, heads=2)``) loads with
 ``strict=True``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@ bottleneck. The decoder concatenates the skips and uses BatchNorm
 (conv-BN-ReLU), after Ronneberger et al. 2015. See :mod:`.transfer` for
 normalisation and backbone weights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,14 @@ class VGG19UNet(TransferUNet):
 
     def __init__(self, config: VGG19Config) -> None:
         features = vgg19(weights=None).features[:36]  # up to the last ReLU, before the fifth pool
-        super().__init__(features, taps=(3, 8, 17, 26, 35), tap_channels=(64, 128, 256, 512, 512),
-                         decoder=config.decoder, multiple=config.pad_multiple, full_res_stem=False)
+        super().__init__(
+            features,
+            taps=(3, 8, 17, 26, 35),
+            tap_channels=(64, 128, 256, 512, 512),
+            decoder=config.decoder,
+            multiple=config.pad_multiple,
+            full_res_stem=False,
+        )
         self.config = config
 
 

@@ -9,6 +9,7 @@ that JSON, which ship.py measured on the fp16 file users get; the prose
 (architecture, schedule, commands) lives in ``ABOUT`` below, one entry per
 shipped model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,23 +23,27 @@ WEIGHTS = ROOT / "deblurcli" / "weights"
 README = ROOT / "README.md"
 FRAME_MP = 1280 * 720 / 1e6
 
-REAL_MIX = ("the \"real mix\" of 766 pairs: REDS `reds_train_000` (720p, oversampled x30, 39% of samples), GoPro "
-            "240 fps averages x8, 98 GoPro-style windows of 7-13 frames averaged from the raw 240 fps clip, 208 "
-            "camera-shake pairs (random trajectories and measured kernels), the 4x-downscaled REDS sets, GoPro "
-            "crops, real handheld 60 fps averages")
-SHIP = ("python trainers/recipes/ship.py runs/{stage}/best.safetensors --val ../shared/data/pairs/reds_train_001 \\\n"
-        "        --sets ../shared/data/pairs --out deblurcli/weights/{name}.safetensors{extra} \\\n"
-        "        --command \"{command}\"")
+REAL_MIX = (
+    'the "real mix" of 766 pairs: REDS `reds_train_000` (720p, oversampled x30, 39% of samples), GoPro '
+    "240 fps averages x8, 98 GoPro-style windows of 7-13 frames averaged from the raw 240 fps clip, 208 "
+    "camera-shake pairs (random trajectories and measured kernels), the 4x-downscaled REDS sets, GoPro "
+    "crops, real handheld 60 fps averages"
+)
+SHIP = (
+    "python trainers/recipes/ship.py runs/{stage}/best.safetensors --val ../shared/data/pairs/reds_train_001 \\\n"
+    "        --sets ../shared/data/pairs --out deblurcli/weights/{name}.safetensors{extra} \\\n"
+    '        --command "{command}"'
+)
 
 ABOUT = {
     "nafnet-small": {
         "title": "`nafnet-small` (the default)",
         "intro": "`deblurcli folder DIR` with no `-m` and no `--weights` uses it; `deblurcli models` lists it.",
         "architecture": "NAFNet (Chen et al. 2022), variant `small`: width 16, encoder blocks (1, 1, 2, 4), "
-                        "2 middle blocks, decoder (1, 1, 1, 1)",
+        "2 middle blocks, decoder (1, 1, 1, 1)",
         "training": "two stages, batch 4 x 256 px crops, PSNR loss, AdamW, EMA 0.999: `nafnet-real`, 5000 steps "
-                    "from scratch at lr 8e-4 (200 warm-up steps, cosine decay), then `nafnet-real-ft`, a warm "
-                    "restart from its best checkpoint: {steps} steps at lr 2e-4 (100 warm-up, cosine)",
+        "from scratch at lr 8e-4 (200 warm-up steps, cosine decay), then `nafnet-real-ft`, a warm "
+        "restart from its best checkpoint: {steps} steps at lr 2e-4 (100 warm-up, cosine)",
         "data": REAL_MIX,
         "stage": "nafnet-real-ft",  # the last one: ship.py reads its best.safetensors
         "picture": True,
@@ -46,16 +51,16 @@ ABOUT = {
     "uptimus-default": {
         "title": "`uptimus-default` (the study's model)",
         "intro": "`deblurcli folder DIR -m uptimus` uses it. It is the origin study's configuration, "
-                 "fine-tuned from the study's own checkpoint (`Uptimus.pth`, which scores 23.33 dB / 0.6884 on "
-                 "the validation clip, below the blurry input). It edges out the default on the REDS clip but "
-                 "takes about 2.5 times as long per frame on a CPU and makes the GoPro clip GOPR0374 slightly "
-                 "worse, so the default stays NAFNet-small, the best quality per second.",
+        "fine-tuned from the study's own checkpoint (`Uptimus.pth`, which scores 23.33 dB / 0.6884 on "
+        "the validation clip, below the blurry input). It edges out the default on the REDS clip but "
+        "takes about 2.5 times as long per frame on a CPU and makes the GoPro clip GOPR0374 slightly "
+        "worse, so the default stays NAFNet-small, the best quality per second.",
         "architecture": "Uptimus, a Uformer-style U-shaped transformer (Wang et al. 2022): base width 24, "
-                        "LeWin blocks (8x8 window attention with 2 heads, a depthwise-convolution feed-forward) "
-                        "at three scales (two 2x downsamples)",
+        "LeWin blocks (8x8 window attention with 2 heads, a depthwise-convolution feed-forward) "
+        "at three scales (two 2x downsamples)",
         "training": "fine-tuned from the study's checkpoint (converted with `deblurcli convert`): {steps} steps, "
-                    "batch 4 x 256 px crops, Charbonnier loss, AdamW lr 2e-4, 100 warm-up steps, cosine decay, "
-                    "EMA 0.999",
+        "batch 4 x 256 px crops, Charbonnier loss, AdamW lr 2e-4, 100 warm-up steps, cosine decay, "
+        "EMA 0.999",
         "data": REAL_MIX,
         "stage": "uptimus",
     },
@@ -67,28 +72,38 @@ def render(name: str, card: dict, size_mb: float) -> str:
     v, b = card["validation"], card["bar"]
     gain = v["psnr"] - v["input_psnr"]
     if b["passed"]:
-        verdict = (f"meets the default model's bar of +{b['min_gain_db']:.1f} dB" if b["min_gain_db"] >= 1.0 else
-                   "better than the input on the clip, and no real set made worse")
+        verdict = (
+            f"meets the default model's bar of +{b['min_gain_db']:.1f} dB"
+            if b["min_gain_db"] >= 1.0
+            else "better than the input on the clip, and no real set made worse"
+        )
     else:
         why = [f"gains less than +{b['min_gain_db']:.1f} dB"] if gain < b["min_gain_db"] else []
         if v["ssim"] <= v["input_ssim"]:
             why.append("does not raise SSIM")
         if b["worse_sets"]:
             why.append("makes " + ", ".join(f"`{w}`" for w in b["worse_sets"]) + " worse (see the table below)")
-        verdict = (f"**misses the bar**: it {' and '.join(why)}; shipped with `--force`, recorded as "
-                   "`bar_passed=false` in its metadata")
+        verdict = (
+            f"**misses the bar**: it {' and '.join(why)}; shipped with `--force`, recorded as "
+            "`bar_passed=false` in its metadata"
+        )
     extra = f" --min-gain {b['min_gain_db']:g}" if b["min_gain_db"] != 1.0 else ""
     extra += "" if b["passed"] else " --force"
     commands = [c.strip() for c in card["training_command"].split("&&")]
     commands.append(SHIP.format(stage=about["stage"], name=name, extra=extra, command=card["training_command"]))
-    rows = [f"| `{k}` | {s['pairs']} | {s['input_psnr']:.2f} / {s['input_ssim']:.4f} | "
-            f"{s['psnr']:.2f} / {s['ssim']:.4f} | {s['psnr'] - s['input_psnr']:+.2f} |"
-            for k, s in card["sets"].items()]
+    rows = [
+        f"| `{k}` | {s['pairs']} | {s['input_psnr']:.2f} / {s['input_ssim']:.4f} | "
+        f"{s['psnr']:.2f} / {s['ssim']:.4f} | {s['psnr'] - s['input_psnr']:+.2f} |"
+        for k, s in card["sets"].items()
+    ]
     out = [
-        f"## Shipped model: {about['title']}", "",
+        f"## Shipped model: {about['title']}",
+        "",
         f"`deblurcli/weights/{name}.safetensors`, fp16, {size_mb:.1f} MB, with its numbers in the file's "
-        f"metadata and in `{name}.json` beside it. {about['intro']}", "",
-        "| | |", "|---|---|",
+        f"metadata and in `{name}.json` beside it. {about['intro']}",
+        "",
+        "| | |",
+        "|---|---|",
         f"| architecture | {about['architecture']} |",
         f"| parameters | {card['parameters']:,} |",
         f"| GMACs per megapixel | {card['gmacs_per_mp']:.2f} |",
@@ -100,17 +115,27 @@ def render(name: str, card: dict, size_mb: float) -> str:
         f"| validation PSNR / SSIM | input {v['input_psnr']:.2f} dB / {v['input_ssim']:.4f} -> output "
         f"**{v['psnr']:.2f} dB / {v['ssim']:.4f}** ({gain:+.3f} dB): {verdict} |",
         f"| training | {about['training'].format(steps=card['steps'])} |",
-        f"| training data | {about['data']} |", "",
+        f"| training data | {about['data']} |",
+        "",
         "Exact commands (the data, the training stages, then `ship.py`, which scores the fp16 file through "
-        "the `folder` pipeline and writes the card):", "",
-        *[f"    {c}" for c in commands], "",
-        "Every real set in `../shared/data/pairs`, input -> output (PSNR dB / SSIM), through the shipped file:", "",
-        "| set | pairs | input | output | gain dB |", "|---|---|---|---|---|", *rows,
+        "the `folder` pipeline and writes the card):",
+        "",
+        *[f"    {c}" for c in commands],
+        "",
+        "Every real set in `../shared/data/pairs`, input -> output (PSNR dB / SSIM), through the shipped file:",
+        "",
+        "| set | pairs | input | output | gain dB |",
+        "|---|---|---|---|---|",
+        *rows,
     ]
     if about.get("picture"):
-        out += ["", "![before and after](examples/before_after.png)", "",
-                "*Before (left), the shipped default model, and the sharp frame (right), on the three example "
-                "crops of the held-out clip, drawn by `bash trainers/recipes/before_after.sh`.*"]
+        out += [
+            "",
+            "![before and after](examples/before_after.png)",
+            "",
+            "*Before (left), the shipped default model, and the sharp frame (right), on the three example "
+            "crops of the held-out clip, drawn by `bash trainers/recipes/before_after.sh`.*",
+        ]
     return "\n".join(out)
 
 
@@ -144,7 +169,7 @@ def main() -> None:
         return
     for n in stale:
         m = blocks(text)[n]
-        text = text[:m.start(2)] + want[n] + text[m.end(2):]
+        text = text[: m.start(2)] + want[n] + text[m.end(2) :]
     README.write_text(text)
     print(f"rewrote {len(stale)} card(s): {', '.join(stale) or 'none'}")
 

@@ -14,6 +14,7 @@ the file moved into place, with the numbers in its metadata and a card
 (``.json``, rendered into the README by model_card.py) beside it; ``--force``
 ships anyway and records the failure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,12 +53,17 @@ def score(weights: Path, folder: Path, threads: int | None) -> dict:
     loaded = load_model(weights=weights)
     cfg = loaded.config
     eng = TorchEngine(loaded.model, device="cpu", threads=threads)
-    d = Deblurrer(eng, tile=cfg.tile, overlap=cfg.overlap, multiple=loaded.pad_multiple)
+    d = Deblurrer.for_config(eng, cfg)
     rows, _ = evaluate(find_pairs(folder, split="test"), [("model", d)])
     s = {r["label"]: r for r in summarise(rows, ["input", "model"])}
-    return {"pairs": len(rows), "input_psnr": s["input"]["psnr_mean"], "input_ssim": s["input"]["ssim_mean"],
-            "psnr": s["model"]["psnr_mean"], "ssim": s["model"]["ssim_mean"],
-            "seconds_per_mp": s["model"]["seconds_per_mp"]}
+    return {
+        "pairs": len(rows),
+        "input_psnr": s["input"]["psnr_mean"],
+        "input_ssim": s["input"]["ssim_mean"],
+        "psnr": s["model"]["psnr_mean"],
+        "ssim": s["model"]["ssim_mean"],
+        "seconds_per_mp": s["model"]["seconds_per_mp"],
+    }
 
 
 def main() -> None:
@@ -68,8 +74,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--command", required=True, help="the exact training command, for the model card")
     ap.add_argument("--threads", type=int)
-    ap.add_argument("--min-gain", type=float, default=MIN_GAIN_DB,
-                    help=f"required PSNR gain in dB on --val (default {MIN_GAIN_DB}, the default model's bar)")
+    ap.add_argument(
+        "--min-gain",
+        type=float,
+        default=MIN_GAIN_DB,
+        help=f"required PSNR gain in dB on --val (default {MIN_GAIN_DB}, the default model's bar)",
+    )
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args()
 
@@ -77,8 +87,11 @@ def main() -> None:
     loaded = load_model(weights=args.checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(f".{args.out.name}.candidate")
-    meta = {k: v for k, v in ckpt.metadata.items() if k not in ("format", "format_version", "arch", "variant",
-                                                               "config", "dtype", "train_state")}
+    meta = {
+        k: v
+        for k, v in ckpt.metadata.items()
+        if k not in ("format", "format_version", "arch", "variant", "config", "dtype", "train_state")
+    }
     save_checkpoint(tmp, loaded.model.state_dict(), loaded.arch, loaded.config, half=True, **meta)
     try:
         t0 = time.perf_counter()
@@ -89,25 +102,38 @@ def main() -> None:
         passed = gain >= args.min_gain and gain > 0 and val["ssim"] > val["input_ssim"] and not worse
         model = loaded.model
         card = {
-            "model": f"{loaded.arch}-{loaded.variant}", "parameters": count_parameters(model),
+            "model": f"{loaded.arch}-{loaded.variant}",
+            "parameters": count_parameters(model),
             "gmacs_per_mp": round(gmacs_per_megapixel(model), 2),
-            "validation_clip": str(args.val), "validation": val, "sets": sets,
+            "validation_clip": str(args.val),
+            "validation": val,
+            "sets": sets,
             "bar": {"min_gain_db": args.min_gain, "gain_db": round(gain, 3), "worse_sets": worse, "passed": passed},
-            "training_command": args.command, "steps": meta.get("steps"),
+            "training_command": args.command,
+            "steps": meta.get("steps"),
             "training_data": data_summary(meta.get("training_data")),
             "scored_seconds": round(time.perf_counter() - t0, 1),
         }
         print(json.dumps(card, indent=2))
         if not passed and not args.force:
-            print(f"not shipped: the bar is +{args.min_gain} dB and higher SSIM on {args.val.name} and no set "
-                  f"worse (gain {gain:+.2f} dB, worse: {worse or 'none'})", file=sys.stderr)
+            print(
+                f"not shipped: the bar is +{args.min_gain} dB and higher SSIM on {args.val.name} and no set "
+                f"worse (gain {gain:+.2f} dB, worse: {worse or 'none'})",
+                file=sys.stderr,
+            )
             sys.exit(1)
-        meta.update(val_psnr=f"{val['psnr']:.4f}", val_ssim=f"{val['ssim']:.4f}",
-                    val_input_psnr=f"{val['input_psnr']:.4f}", val_input_ssim=f"{val['input_ssim']:.4f}",
-                    validation_data=str(args.val), training_command=args.command,
-                    real_sets=json.dumps({k: {m: round(v[m], 4) for m in ("input_psnr", "input_ssim", "psnr",
-                                                                           "ssim")} for k, v in sets.items()}),
-                    bar_passed=str(passed).lower())
+        meta.update(
+            val_psnr=f"{val['psnr']:.4f}",
+            val_ssim=f"{val['ssim']:.4f}",
+            val_input_psnr=f"{val['input_psnr']:.4f}",
+            val_input_ssim=f"{val['input_ssim']:.4f}",
+            validation_data=str(args.val),
+            training_command=args.command,
+            real_sets=json.dumps(
+                {k: {m: round(v[m], 4) for m in ("input_psnr", "input_ssim", "psnr", "ssim")} for k, v in sets.items()}
+            ),
+            bar_passed=str(passed).lower(),
+        )
         save_checkpoint(args.out, read_checkpoint(tmp).state_dict, loaded.arch, loaded.config, half=True, **meta)
         args.out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
         print(f"shipped {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)

@@ -1,0 +1,107 @@
+"""Atomic writes: a file appears complete under its final name, or not at all.
+
+Every output is written to a temporary file in the target folder and renamed
+over the final name when complete (a rename within one file system is
+atomic). The temporary file is created exclusively (``O_CREAT | O_EXCL``, via
+:func:`tempfile.mkstemp`), so a symlink planted in the output folder is never
+followed and no file outside it can be overwritten; its name is short, so it
+fits wherever the final name fits (a 255-byte final name included); and it
+names the host and process that made it, so a later run can remove the
+temporaries a killed run left behind (:func:`clean_stale`) without touching
+those of a run still going, on this machine or another sharing the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+PREFIX = ".deblurcli-"
+SUFFIX = ".part"
+STALE_AFTER = 24 * 3600  # a temporary of another host is stale after a day
+
+
+def _host() -> str:
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a fresh, exclusively created temporary path beside ``path``; rename it to ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f"{PREFIX}{_host()}-{os.getpid()}-", suffix=SUFFIX, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (fsynced before the rename). Raises OSError."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_json(path: str | Path, doc: Any) -> None:
+    """``doc`` as indented JSON, atomically."""
+    write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith(PREFIX) and name.endswith(SUFFIX)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def is_stale(path: Path, now: float | None = None) -> bool:
+    """A temporary whose writer is gone: its process on this host has ended, or it is a day old."""
+    parts = path.name[len(PREFIX) :].split("-")
+    try:
+        host, pid = parts[0], int(parts[1])
+        age = (now or time.time()) - path.lstat().st_mtime
+    except (IndexError, ValueError, OSError):
+        return False
+    if host == _host() and pid != os.getpid():
+        return not _alive(pid) or age > STALE_AFTER
+    return age > STALE_AFTER
+
+
+def clean_stale(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Remove the stale temporaries (see :func:`is_stale`) in ``folder``; returns what was removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = folder.rglob(f"{PREFIX}*{SUFFIX}") if recursive else folder.glob(f"{PREFIX}*{SUFFIX}")
+    removed = []
+    for p in found:
+        if not p.is_symlink() and p.is_file() and is_stale(p):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed

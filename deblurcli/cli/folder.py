@@ -1,0 +1,126 @@
+"""``deblurcli folder``: every image in a folder, through :func:`deblurcli.folder.run_folder`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..catalog import IMAGE_FORMATS
+from ..inference import InferenceOptions
+from .common import handle_errors, inference_options, quiet_option
+
+
+@click.command()
+@click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Output folder (default: INPUT-deblurred beside INPUT)."
+)
+@click.option("-r", "--recursive", is_flag=True, help="Also process subfolders, keeping the tree.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(IMAGE_FORMATS),
+    default="same",
+    show_default=True,
+    help="Output format: the input's, or png / jpg.",
+)
+@click.option("--skip-existing", is_flag=True, help="Skip images whose output exists (resume a run).")
+@click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@inference_options()
+@click.option(
+    "--json",
+    "json_report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON report (per file: input, output, size, seconds, status or error).",
+)
+@quiet_option
+@handle_errors
+def folder(
+    input_dir: Path,
+    output: Path | None,
+    recursive: bool,
+    fmt: str,
+    skip_existing: bool,
+    overwrite: bool,
+    inference: InferenceOptions,
+    json_report: Path | None,
+    quiet: bool,
+) -> None:
+    """Deblur every image in INPUT (png, jpg, bmp, tif, webp) into another folder.
+
+    Inputs are never modified; each output keeps the input's name, size, bit
+    depth, alpha and grayscale, and is written under a temporary name first.
+    Unreadable files are reported and skipped. Exit code 1 if any file failed.
+    """
+    from .. import console
+    from ..folder import plan_folder, run_folder
+    from ..inference import open_deblurrer
+    from .common import fail
+
+    if skip_existing and overwrite:
+        raise click.UsageError("--skip-existing and --overwrite exclude each other")
+    out_dir, tasks, decided = plan_folder(input_dir, output, recursive, fmt, skip_existing, overwrite)
+    loaded, eng, deblurrer = open_deblurrer(inference)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        eng.close()
+        raise fail(f"cannot create output folder {out_dir}: {e.strerror or e}") from None
+    for r in decided:
+        if r.status == "failed":
+            console.error(f"error: {r.input}: {r.error}")
+    if not quiet:
+        info = eng.info
+        console.err.print(
+            f"[bold]{loaded.arch}[/] ({loaded.variant}) from {loaded.weights.name}, "
+            f"{info.name} on {info.device} {info.precision}, tile {deblurrer.tile}/{deblurrer.overlap}; "
+            f"{len(tasks)} to do, {sum(r.status == 'skipped' for r in decided)} skipped -> {out_dir}"
+        )
+    with eng, console.file_progress(quiet) as progress:
+        bar = progress.add_task("deblurring", total=len(tasks), mp=0.0, current="")
+        done_mp = [0.0]
+
+        def on_done(r) -> None:
+            done_mp[0] += r.megapixels
+            progress.update(bar, advance=1, mp=done_mp[0])
+            if r.status == "failed":
+                console.error(f"error: {r.input}: {r.error}")
+
+        report = run_folder(tasks, deblurrer, decided, lambda t: progress.update(bar, current=t.src.name), on_done)
+    if json_report:
+        from ..images import write_json_atomic
+
+        write_json_atomic(
+            json_report,
+            report.to_json(
+                model=loaded.arch,
+                variant=loaded.variant,
+                weights=str(loaded.weights),
+                engine=eng.info.__dict__,
+                output=str(out_dir),
+            ),
+        )
+    ok = report.with_status("ok")
+    if not quiet:
+        mps, s = sum(r.megapixels for r in ok), report.seconds
+        console.err.print(
+            console.table(
+                "summary",
+                ["ok", "skipped", "failed", "megapixels", "seconds", "MP/s"],
+                [
+                    [
+                        len(ok),
+                        len(report.with_status("skipped")),
+                        len(report.with_status("failed")),
+                        f"{mps:.2f}",
+                        f"{s:.1f}",
+                        f"{mps / s if s > 0 else 0:.3f}",
+                    ]
+                ],
+            )
+        )
+    if report.interrupted:
+        console.error(f"interrupted after {len(ok)} of {len(tasks)} images; run again with --skip-existing to resume")
+    sys.exit(report.exit_code)

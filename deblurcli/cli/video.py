@@ -1,0 +1,162 @@
+"""``deblurcli video``: the CLI side of :mod:`deblurcli.video`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..catalog import VIDEO_CODECS
+from ..inference import InferenceOptions
+from .common import fail, handle_errors, inference_options, quiet_option
+
+
+def _seconds(value: str | None, name: str) -> float | None:
+    """``90``, ``1:30`` or ``0:01:30.5`` -> seconds."""
+    if value is None:
+        return None
+    try:
+        parts = [float(p) for p in value.split(":")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a time (seconds, M:SS or H:MM:SS)", param_hint=name) from None
+    if len(parts) > 3 or any(p < 0 for p in parts):
+        raise click.BadParameter(f"{value!r} is not a time (seconds, M:SS or H:MM:SS)", param_hint=name)
+    total = 0.0
+    for p in parts:
+        total = total * 60 + p
+    return total
+
+
+@click.command()
+@click.argument("src", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (default: INPUT-deblurred.mp4 beside INPUT). Container from its extension.",
+)
+@click.option(
+    "--codec",
+    type=click.Choice(VIDEO_CODECS),
+    default="libx264",
+    show_default=True,
+    help="Video encoder (ffv1 is lossless).",
+)
+@click.option(
+    "--crf", type=click.IntRange(min=0, max=63), help="Constant quality (default: 18 x264, 20 x265, 30 AV1/VP9)."
+)
+@click.option("--preset", help="Encoder speed preset (x264/x265: ultrafast..veryslow; SVT-AV1: 0-13).")
+@click.option("--pix-fmt", help="Output pixel format (default: the input's, or one as deep: 10-bit stays 10-bit).")
+@click.option("--no-audio", is_flag=True, help="Leave out audio and subtitle streams (copied untouched otherwise).")
+@click.option("--start", help="Start at this time (seconds, M:SS or H:MM:SS).")
+@click.option("--duration", help="Process this long (seconds, M:SS or H:MM:SS).")
+@click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Stop after N frames (a quick preview).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run (finished segments are kept).")
+@click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+@inference_options()
+@click.option(
+    "--json",
+    "json_report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON summary (input facts, output, frames, seconds, fps).",
+)
+@quiet_option
+@handle_errors
+def video(
+    src: Path,
+    output: Path | None,
+    codec: str,
+    crf: int | None,
+    preset: str | None,
+    pix_fmt: str | None,
+    no_audio: bool,
+    start: str | None,
+    duration: str | None,
+    max_frames: int | None,
+    resume: bool,
+    overwrite: bool,
+    inference: InferenceOptions,
+    json_report: Path | None,
+    quiet: bool,
+) -> None:
+    """Deblur every frame of a video; keep audio, timing, rotation and colour.
+
+    Audio and subtitles are stream-copied, every frame keeps its timestamp
+    (variable frame rate stays in sync), colour tags and rotation are carried
+    over and 10-bit stays 10-bit. Ctrl-C stops cleanly; run again with
+    --resume to continue. The input is never overwritten.
+    """
+    from .. import console
+    from ..inference import open_deblurrer
+    from ..video import VideoOptions, check_container, check_paths, deblur_video, default_output
+    from ..video_io import probe
+
+    if not src.exists():
+        raise fail(f"{src}: no such file")
+    out = output or default_output(src)
+    opts = VideoOptions(
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        pix_fmt=pix_fmt,
+        audio=not no_audio,
+        start=_seconds(start, "--start"),
+        duration=_seconds(duration, "--duration"),
+        max_frames=max_frames,
+    )
+    info = probe(src)  # bad input fails here, before a model is loaded
+    check_paths(src, out, resume, overwrite)
+    check_container(out, codec)
+    loaded, eng, deblurrer = open_deblurrer(inference)
+    model_id = f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{deblurrer.tile}/{deblurrer.overlap}"
+    if not quiet:
+        console.err.print(
+            f"{src.name}: {info.width}x{info.height} {info.codec} {info.pix_fmt}, "
+            f"{info.estimated_frames or '?'} frames; [bold]{loaded.arch}[/] ({loaded.variant}), "
+            f"{eng.info.name} on {eng.info.device} -> {out}",
+            soft_wrap=True,
+        )
+    with eng, console.frame_progress(quiet) as progress:
+        bar = progress.add_task("deblurring", total=None)
+
+        def on_frame(done: int, total: int | None) -> None:
+            progress.update(bar, completed=done, total=total)
+
+        res = deblur_video(
+            src, out, deblurrer.run, opts, model_id, resume=resume, overwrite=overwrite, on_frame=on_frame, info=info
+        )
+    fps = (res.frames - res.resumed_frames) / res.seconds if res.seconds > 0 else 0.0
+    if json_report:
+        from ..images import write_json_atomic
+
+        doc = {
+            "input": str(src),
+            "output": str(res.output),
+            "interrupted": res.interrupted,
+            "frames": res.frames,
+            "resumed_frames": res.resumed_frames,
+            "seconds": round(res.seconds, 3),
+            "model_seconds": round(res.model_seconds, 3),
+            "fps": round(fps, 3),
+            "pix_fmt": res.pix_fmt,
+            "codec": codec,
+            "copied_streams": res.copied_streams,
+            "source": res.info.to_dict(),
+            "model": loaded.arch,
+            "variant": loaded.variant,
+            "engine": eng.info.__dict__,
+        }
+        write_json_atomic(json_report, doc)
+    if res.interrupted:
+        console.error(
+            f"interrupted after {res.frames} frames in finished segments; "
+            f"run the same command with --resume to continue"
+        )
+        sys.exit(130)
+    if not quiet:
+        console.err.print(
+            f"{res.frames} frames in {res.seconds:.1f} s ({fps:.2f} fps, model {res.model_seconds:.1f} s)"
+            f"; {', '.join(res.copied_streams) or 'no other streams'} copied -> {res.output}",
+            soft_wrap=True,
+        )

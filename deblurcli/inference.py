@@ -1,0 +1,72 @@
+"""From the user's choices to a running deblurrer: model, weights, back end, tiling.
+
+:class:`InferenceOptions` is what every inference command (``folder``,
+``video``, ``eval``) and every script (``ship.py``, the benchmarks) asks for;
+:func:`open_deblurrer` loads the weights, picks and starts the engine and
+wraps both in the tiled pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import DeblurError
+
+if TYPE_CHECKING:  # torch is imported when a deblurrer is opened, not with the CLI
+    from .loading import LoadedModel
+    from .pipeline import Deblurrer
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """Which model and weights, on which back end and device, with which tiles."""
+
+    model: str | None = None
+    variant: str | None = None
+    weights: Path | None = None
+    device: str = "auto"
+    engine: str = "auto"
+    precision: str = "fp32"
+    threads: int | None = None
+    tile: int | None = None
+    overlap: int | None = None
+    batch: int = 1
+    engine_dir: Path | None = None
+
+    def with_model(self, model: str | None, weights: Path | None = None) -> InferenceOptions:
+        return replace(self, model=model, weights=weights, variant=None if model != self.model else self.variant)
+
+
+@dataclass
+class OpenDeblurrer:
+    """A loaded model, its started engine (close it, or use ``with``) and the pipeline around them."""
+
+    loaded: LoadedModel
+    engine: Any
+    deblurrer: Deblurrer
+
+    def __iter__(self):  # loaded, engine, deblurrer = open_deblurrer(...)
+        return iter((self.loaded, self.engine, self.deblurrer))
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
+    """Load weights, pick and start the engine, and wrap both in the tiled pipeline."""
+    from engines.select import select_engine
+
+    from .loading import load_model
+    from .pipeline import Deblurrer
+
+    loaded = load_model(o.model, o.variant, o.weights)
+    cfg = loaded.config
+    tile = o.tile or cfg.tile
+    overlap = cfg.overlap if o.overlap is None else o.overlap
+    if overlap >= tile:
+        raise DeblurError(f"--overlap {overlap} must be smaller than --tile {tile}")
+    sel = select_engine(o.engine, loaded, o.device, o.precision, o.threads, tile, o.batch, o.engine_dir)
+    d = Deblurrer.for_config(sel.engine, cfg, tile, overlap, o.batch, sel.fixed_shape)
+    return OpenDeblurrer(loaded, sel.engine, d)
