@@ -229,6 +229,30 @@ def _mismatch(model: torch.nn.Module, sd: Mapping[str, torch.Tensor]) -> str:
     return ", ".join(parts)
 
 
+MAX_PARAMETERS = 200_000_000  # ~10x the largest variant shipped; a bigger config is refused, not allocated
+
+
+def _allocate_checked(ckpt: Checkpoint, name: str, vname: str, cfg: Any) -> torch.nn.Module:
+    """Build the model on the meta device first (no memory), check its size and that the file's tensors have
+    its names and shapes, and only then allocate it: hostile metadata cannot make deblurcli allocate gigabytes."""
+    try:
+        with torch.device("meta"):
+            ghost = create_model(name, config=cfg)
+    except Exception as e:  # a config the builder rejects (e.g. heads that do not divide the width)
+        raise CheckpointError(f"{ckpt.path.name}: cannot build {name} ({vname}) from its config: {e}") from None
+    n = sum(p.numel() for p in ghost.parameters())
+    if n > MAX_PARAMETERS:
+        raise CheckpointError(
+            f"{ckpt.path.name}: its config describes a {name} of {n:,} parameters, more than "
+            f"deblurcli builds ({MAX_PARAMETERS:,}); the metadata is wrong"
+        )
+    if _signature(ghost.state_dict()) != _signature(ckpt.state_dict):
+        raise CheckpointError(
+            f"{ckpt.path.name}: its tensors do not fit {name} ({vname}): {_mismatch(ghost, ckpt.state_dict)}"
+        )
+    return create_model(name, config=cfg)
+
+
 def build_model(
     ckpt: Checkpoint, arch: str | None = None, variant: str | None = None
 ) -> tuple[torch.nn.Module, str, str, Any]:
@@ -270,7 +294,7 @@ def build_model(
                 f"{ckpt.path.name}: its weights fit no registered model variant "
                 f"({', '.join(model_names())}); pass -m and --variant for a custom build"
             )
-    model = create_model(name, config=cfg)
+    model = _allocate_checked(ckpt, name, vname, cfg)
     sd = {k: v.float() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()}
     try:
         model.load_state_dict(sd, strict=True)

@@ -26,8 +26,9 @@ THRESHOLDS = {"fp32": 60.0, "fp16": 40.0, "bf16": 34.0}
 
 def output_psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR between two outputs in [0, 1]; ``inf`` when identical."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+    from deblurcli.metrics import psnr
+
+    return psnr(a, b, peak=1.0)
 
 
 def load_images(directory: Path | None = None, limit: int = 4) -> list[np.ndarray]:

@@ -5,21 +5,12 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from deblurcli.cli import main
+from deblurcli.metrics import psnr
 
 from .conftest import DATA, ROOT, SEED, SHARED, tree_hash
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_line_error(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    return lines[0]
+from .helpers import one_line_error, run
 
 
 def test_folder_happy_path(images, tiny_weights, tmp_path):
@@ -229,7 +220,7 @@ def test_python_dash_m_works():
 
 
 def _psnr(a, b):
-    return 10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return psnr(a, b)
 
 
 def test_study_checkpoint_deblurs_a_real_folder_end_to_end(tmp_path):

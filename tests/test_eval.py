@@ -8,7 +8,7 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .conftest import DATA
-from .test_cli import one_line_error, run
+from .helpers import one_line_error, run
 
 
 def rgb(path):

@@ -16,7 +16,7 @@ from engines.torch_engine import TorchEngine
 from engines.verify import output_psnr
 
 from .conftest import DATA, SHARED
-from .test_cli import one_line_error, run
+from .helpers import one_line_error, run
 
 REAL = SHARED / "data" / "pairs" / "reds_train_000" / "blur" / "00000003.png"
 

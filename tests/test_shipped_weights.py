@@ -15,10 +15,10 @@ import torch
 
 from deblurcli.checkpoints import read_checkpoint
 from deblurcli.loading import DEFAULT_MODEL, PACKAGE_WEIGHTS, load_model
+from deblurcli.metrics import psnr
 
 from .conftest import DATA, ROOT, SHARED
-from .test_cli import _psnr as psnr
-from .test_cli import run
+from .helpers import run
 
 SHIPPED = sorted(PACKAGE_WEIGHTS.glob("*.safetensors"))
 VAL = SHARED / "data" / "pairs" / "reds_train_001"

@@ -18,7 +18,7 @@ from trainers.synth import (
 )
 
 from .conftest import DATA, SHARED
-from .test_cli import one_line_error, run
+from .helpers import one_line_error, run
 
 VIDEO = SHARED / "data" / "videos" / "gopro240_GOPR0477_11_00.mkv"
 

@@ -17,7 +17,7 @@ from deblurcli.models import get_spec, model_names
 from trainers.train import Trainer, TrainOptions
 
 from .conftest import ROOT, SHARED
-from .test_cli import one_line_error, run
+from .helpers import one_line_error, run
 
 PATCHES = SHARED / "data" / "pairs" / "gopro_train_patches_0372"
 REDS_SMALL = SHARED / "data" / "pairs" / "reds_small"

@@ -7,16 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
+from deblurcli.metrics import psnr as metrics_psnr
 from deblurcli.video import VideoOptions, deblur_video, work_dir
 from deblurcli.video_io import probe
 
-from .test_cli import one_line_error, run
+from .helpers import one_line_error, run
 from .video_clips import REDS_720, audio_packets, decoded_rgb, make_clip, reds_frames, video_pts
 
 
 def psnr(a, b, peak=255.0):
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 99.0 if mse == 0 else 10 * np.log10(peak**2 / mse)
+    return min(99.0, metrics_psnr(a, b, peak))
 
 
 @pytest.fixture(scope="module")

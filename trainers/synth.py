@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 from deblurcli.errors import DeblurError
 from deblurcli.images import IMAGE_EXTS, read_image, write_atomic
+from deblurcli.metrics import psnr
 
 from .camera import (  # noqa: F401  (re-exported: the colour helpers live in camera.py)
     Camera,
@@ -360,5 +360,4 @@ def synth_shake(root: Path, writer: Writer, rng: np.random.Generator, o: ShakeOp
 
 
 def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
+    return psnr(a, b, 255.0)

@@ -100,15 +100,53 @@ def config_to_json(config: Any) -> str:
     return json.dumps(dataclasses.asdict(config), sort_keys=True)
 
 
+MAX_INT = 4096  # no size, count or width of a real configuration comes near this
+
+
+def _check_value(name: str, field: str, value: Any, default: Any) -> Any:
+    """``value`` for a config field whose default is ``default``: the same type, within sane ranges."""
+    where = f"config for {name!r}: {field}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where} must be an integer, got {value!r}")
+        if not 0 <= value <= MAX_INT:
+            raise ValueError(f"{where} = {value} is out of range (0..{MAX_INT})")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1e3:
+            raise ValueError(f"{where} must be a number in 0..1000, got {value!r}")
+        return float(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) > 16:
+            raise ValueError(f"{where} must be a list of at most 16 integers, got {value!r}")
+        return tuple(_check_value(name, f"{field}[{i}]", v, default[0] if default else 0) for i, v in enumerate(value))
+    if isinstance(default, str):
+        if not isinstance(value, str) or len(value) > 200:
+            raise ValueError(f"{where} must be a short string, got {value!r}")
+        return value
+    return value
+
+
 def config_from_json(name: str, text: str) -> Any:
-    """Rebuild a frozen config from JSON (lists become tuples again)."""
+    """Rebuild a frozen config from JSON, checked against the architecture's schema: known fields, the
+    defaults' types, sane ranges (a checkpoint's metadata is untrusted input)."""
     spec = get_spec(name)
-    raw = json.loads(text)
-    fields = {f.name for f in dataclasses.fields(spec.config_cls)}
-    unknown = set(raw) - fields
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"config for {name!r} is not JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"config for {name!r} must be a JSON object")
+    fields = {f.name: f for f in dataclasses.fields(spec.config_cls)}
+    unknown = set(raw) - set(fields)
     if unknown:
         raise ValueError(f"config for {name!r} has unknown fields: {sorted(unknown)}")
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    default = spec.config()
+    fixed = {k: _check_value(name, k, v, getattr(default, k)) for k, v in raw.items()}
     return spec.config_cls(**fixed)
 
 

@@ -1,0 +1,245 @@
+"""Hostile input, faults and kills: one line per problem, the documented exit code, inputs untouched,
+nothing but complete outputs in OUT, and nothing written outside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import pytest
+import torch
+
+from deblurcli.atomic import PREFIX, SUFFIX, _host, clean_stale
+
+from .conftest import DATA, ROOT, tree_hash
+from .helpers import one_line_error, png_header, run, visible_files
+
+
+@pytest.fixture
+def good(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    for p in sorted((DATA / "reds" / "blur").glob("*.png")):
+        img = cv2.imread(str(p))[:96, :128]
+        cv2.imwrite(str(d / p.name), img)
+    return d
+
+
+def bad_images(d):
+    """Every kind of bad image file the tests can make, by name."""
+    real = (d / "00000000.png").read_bytes()
+    made = {
+        "zero.png": b"",
+        "text.jpg": b"hello, I am not a JPEG\n" * 10,
+        "trunc10.png": real[:10],
+        "trunc50.png": real[: len(real) // 2],
+        "bomb60k.png": png_header(60000, 60000),
+        "bomb30k.png": png_header(30000, 30000),
+        "corrupt_mid.png": real[:200] + bytes(200) + real[400:],
+    }
+    for name, data in made.items():
+        (d / name).write_bytes(data)
+    os.symlink(d / "nowhere.png", d / "dangling.png")
+    return sorted(made) + ["dangling.png"]
+
+
+def test_every_bad_image_is_one_line_and_the_rest_go_on(good, tmp_path, tiny_weights):
+    bad = bad_images(good)
+    before = {p.name: p.read_bytes() for p in good.iterdir() if p.is_file()}
+    out, report = tmp_path / "out", tmp_path / "r.json"
+    r = run("folder", good, "-o", out, "--weights", tiny_weights, "--json", report, "-q")
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output
+    errors = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert sorted(line.split(": ")[1].rsplit("/", 1)[1] for line in errors) == sorted(bad)
+    assert any("over the limit" in line for line in errors if "bomb60k" in line)
+    assert any("No such file" in line for line in errors if "dangling" in line)
+    doc = json.loads(report.read_text())
+    assert {f["status"] for f in doc["files"] if os.path.basename(f["input"]) in bad} == {"failed"}
+    assert visible_files(out) == ["00000000.png", "00000005.png"]  # the good ones, complete, nothing else
+    assert {p.name: p.read_bytes() for p in good.iterdir() if p.is_file()} == before
+
+
+def test_decoder_exceptions_are_the_files_error(good, tmp_path, monkeypatch, tiny_weights):
+    """With the pixel limit raised, OpenCV's own limit raises cv2.error: still that file's one-line error."""
+    (good / "bomb.png").write_bytes(png_header(60000, 60000))
+    monkeypatch.setenv("DEBLURCLI_MAX_PIXELS", str(10**11))
+    r = run("folder", good, "-o", tmp_path / "out", "--weights", tiny_weights, "-q")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    (line,) = [x for x in r.output.splitlines() if "bomb.png" in x]
+    assert line.startswith("error:") and "cannot decode PNG" in line
+    assert visible_files(tmp_path / "out") == ["00000000.png", "00000005.png"]
+
+
+def test_a_255_byte_name_fits(good, tmp_path, tiny_weights):
+    name = "n" * 251 + ".png"
+    shutil.copy(good / "00000000.png", good / name)
+    r = run("folder", good, "-o", tmp_path / "out", "--weights", tiny_weights, "-q")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / name).is_file()
+
+
+def test_a_planted_symlink_in_out_is_replaced_never_followed(good, tmp_path, tiny_weights):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(victim, out / "00000000.png")
+    r = run("folder", good, "-o", out, "--weights", tiny_weights, "--overwrite", "-q")
+    assert r.exit_code == 0, r.output
+    assert victim.read_text() == "precious"
+    assert not (out / "00000000.png").is_symlink() and cv2.imread(str(out / "00000000.png")) is not None
+
+
+def test_temporaries_are_exclusive_short_and_in_the_target_folder(tmp_path):
+    from deblurcli.atomic import atomic_path
+
+    target = tmp_path / ("x" * 250 + ".png")
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(PREFIX) and tmp.name.endswith(SUFFIX)
+        assert len(tmp.name) < 60 and tmp.is_file() and not tmp.is_symlink()
+        tmp.write_bytes(b"data")
+    assert target.read_bytes() == b"data" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed(good, tmp_path, tiny_weights):
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = out / f"{PREFIX}{_host()}-{dead.pid}-abcd1234{SUFFIX}"
+    live = out / f"{PREFIX}{_host()}-{os.getppid()}-efgh5678{SUFFIX}"  # a live process's: kept
+    stale.write_bytes(b"half an image")
+    live.write_bytes(b"being written")
+    r = run("folder", good, "-o", out, "--weights", tiny_weights, "--skip-existing", "-q")
+    assert r.exit_code == 0, r.output
+    assert not stale.exists() and live.exists()
+    assert clean_stale(out) == []
+
+
+def test_ctrl_c_during_start_up_is_exit_130_and_one_line(good, tmp_path, monkeypatch, tiny_weights):
+    import deblurcli.inference
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deblurcli.inference, "open_deblurrer", interrupted)
+    r = run("folder", good, "-o", tmp_path / "out", "--weights", tiny_weights)
+    assert r.exit_code == 130
+    assert one_line_error(r) == "deblurcli: interrupted"
+
+
+def test_sigint_to_a_real_process_at_start_up(good, tmp_path, tiny_weights):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deblurcli",
+            "folder",
+            str(good),
+            "-o",
+            str(tmp_path / "out"),
+            "--weights",
+            str(tiny_weights),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.8)  # importing torch, loading the model
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    if p.returncode == 0:
+        pytest.skip("the job finished before the signal")
+    assert p.returncode == 130, err
+    assert "Traceback" not in err and "Aborted" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) <= 2, err
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+
+def hostile_checkpoint(path, arch="nafnet", variant="tiny", config=None, tensors=None):
+    from safetensors.torch import save_file
+
+    meta = {"format": "deblurcli", "format_version": "1", "arch": arch, "variant": variant, "dtype": "fp32"}
+    if config is not None:
+        meta["config"] = json.dumps(config)
+    save_file(tensors if tensors is not None else {"x": torch.zeros(1)}, str(path), metadata=meta)
+    return path
+
+
+def tiny_config():
+    import dataclasses
+
+    from deblurcli.models import get_spec
+
+    return dataclasses.asdict(get_spec("nafnet").config("tiny"))
+
+
+HOSTILE = {
+    "unknown_arch": dict(arch="evilnet"),
+    "unknown_variant": dict(variant="bogus"),
+    "width_text": dict(config={**tiny_config(), "width": "abc"}),
+    "width_negative": dict(config={**tiny_config(), "width": -4}),
+    "width_huge": dict(config={**tiny_config(), "width": 100000}),
+    "width_128_tiny_file": dict(config={**tiny_config(), "width": 128}),
+    "blocks_not_a_list": dict(config={**tiny_config(), "enc_blocks": 5}),
+    "config_not_json": dict(config=None),
+}
+EXPECT = {
+    "unknown_arch": "unknown model 'evilnet'",
+    "unknown_variant": "no variant 'bogus'",
+    "width_text": "must be an integer",
+    "width_negative": "out of range",
+    "width_huge": "out of range",
+    "width_128_tiny_file": "do not fit",
+    "blocks_not_a_list": "must be a list",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+@pytest.mark.parametrize("command", ["folder", "convert", "build-engine"])
+def test_hostile_checkpoint_metadata_is_one_line_exit_2(case, command, good, tmp_path):
+    w = hostile_checkpoint(tmp_path / "w.safetensors", **HOSTILE[case])
+    if case == "config_not_json":
+        from safetensors.torch import save_file
+
+        save_file(
+            {"x": torch.zeros(1)}, str(w), metadata={"format": "deblurcli", "arch": "nafnet", "config": "{not json"}
+        )
+    args = {
+        "folder": ["folder", good, "-o", tmp_path / "out", "--weights", w],
+        "convert": ["convert", w, tmp_path / "c.safetensors"],
+        "build-engine": ["build-engine", "--weights", w, "--out", tmp_path / "eng"],
+    }[command]
+    before = tree_hash(good)
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    line = one_line_error(r)
+    assert "Traceback" not in r.output and EXPECT.get(case, "") in line, line
+    assert tree_hash(good) == before
+    assert not (tmp_path / "out").exists() and not (tmp_path / "c.safetensors").exists()
+
+
+def test_a_huge_config_is_refused_before_allocating(tmp_path):
+    """width 128 in a 148-byte file used to allocate the whole model (1.7 GB) before failing."""
+    import resource
+
+    from deblurcli.checkpoints import build_model, read_checkpoint
+    from deblurcli.errors import CheckpointError
+
+    w = hostile_checkpoint(tmp_path / "w.safetensors", variant="custom", config={**tiny_config(), "width": 4096})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match="parameters, more than"):
+        build_model(read_checkpoint(w))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: under 200 MB more
