@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from deblurcli.models import create_model, get_spec  # noqa: E402
 from deblurcli.pipeline import Deblurrer  # noqa: E402
 from deblurcli.video import VideoOptions, deblur_video  # noqa: E402
-from deblurcli.video_io import frame_to_planar, probe  # noqa: E402
+from deblurcli.video.io import frame_to_planar, probe  # noqa: E402
 from engines.torch_engine import TorchEngine  # noqa: E402
 from tests.video_clips import REDS_720, make_clip, reds_frames  # noqa: E402
 

@@ -12,6 +12,7 @@ import sys
 import time
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -243,3 +244,161 @@ def test_a_huge_config_is_refused_before_allocating(tmp_path):
     with pytest.raises(CheckpointError, match="parameters, more than"):
         build_model(read_checkpoint(w))
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: under 200 MB more
+
+
+# --- videos -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def faststart_clip(tmp_path_factory):
+    """A 24-frame H.264 MP4 with its index at the front (a truncated copy still declares 24 frames)."""
+    import av
+
+    from .video_clips import make_clip, reds_frames
+
+    d = tmp_path_factory.mktemp("clips")
+    plain = make_clip(d / "plain.mp4", reds_frames(n=10) * 2 + reds_frames(n=4), tone=True)
+    fast = d / "fast.mp4"
+    with av.open(str(plain)) as src, av.open(str(fast), "w", options={"movflags": "faststart"}) as dst:
+        outs = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for p in src.demux():
+            if p.dts is None:
+                continue
+            p.stream = outs[p.stream.index]
+            dst.mux(p)
+    return fast
+
+
+def truncated(src, tmp_path, fraction):
+    data = src.read_bytes()
+    bad = tmp_path / f"cut{int(fraction * 100)}.mp4"
+    bad.write_bytes(data[: int(len(data) * fraction)])
+    return bad
+
+
+def corrupt_middle(src, tmp_path):
+    """The clip with one video packet in the middle overwritten by garbage."""
+    import av
+
+    with av.open(str(src)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    pos, size = packets[len(packets) // 2]
+    data = bytearray(src.read_bytes())
+    data[pos + 4 : pos + size] = bytes(range(256)) * ((size - 4) // 256) + bytes((size - 4) % 256)
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(bytes(data))
+    return bad
+
+
+@pytest.mark.parametrize("damage", ["cut60", "cut90", "corrupt"])
+def test_damaged_video_fails_by_default_and_salvage_keeps_what_decodes(damage, faststart_clip, tiny_weights, tmp_path):
+    bad = (
+        corrupt_middle(faststart_clip, tmp_path)
+        if damage == "corrupt"
+        else truncated(faststart_clip, tmp_path, int(damage[3:]) / 100)
+    )
+    before = bad.read_bytes()
+    out = tmp_path / "out.mp4"
+    r = run("video", bad, "-o", out, "--weights", tiny_weights, "--engine", "torch", "-q")
+    assert r.exit_code == 2, r.output
+    line = one_line_error(r)
+    assert "damaged video" in line and "frames readable" in line and "--salvage" in line
+    assert not out.exists() and visible_files(tmp_path) == sorted(
+        p.name for p in tmp_path.iterdir() if p.is_file()
+    )  # no parts folder
+    assert not any(p.is_dir() for p in tmp_path.iterdir())
+    r = run("video", bad, "-o", out, "--weights", tiny_weights, "--engine", "torch", "--salvage", "-q")
+    assert r.exit_code == 1, r.output
+    assert "salvaged" in one_line_error(r)
+    import av
+
+    with av.open(str(out)) as c:
+        n = sum(1 for _ in c.decode(video=0))
+    assert 0 < n < 24
+    assert bad.read_bytes() == before
+
+
+def test_odd_size_420_video_works_and_says_so(tiny_weights, tmp_path, caplog):
+    from .video_clips import make_clip, reds_frames
+
+    frames = [np.ascontiguousarray(f[:179, :317]) for f in reds_frames(n=3)]
+    src = make_clip(tmp_path / "odd.mkv", frames, codec="ffv1", pix_fmt="yuv420p")
+    out = tmp_path / "odd-out.mp4"
+    r = run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "-q")
+    assert r.exit_code == 0, r.output
+    said = " ".join(rec.getMessage() for rec in caplog.records)
+    assert "317x179 is an odd size" in said and "yuv444p" in said
+    import av
+
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert (s.width, s.height) == (317, 179) and sum(1 for _ in c.decode(video=0)) == 3
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_encoder_failure_is_one_line_and_leaves_nothing(tiny_weights, tmp_path):
+    from .video_clips import make_clip, reds_frames
+
+    src = make_clip(tmp_path / "c.mp4", reds_frames(n=3))
+    out = tmp_path / "o.mp4"
+    r = run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "--preset", "no-such-preset", "-q")
+    assert r.exit_code == 2, r.output
+    line = one_line_error(r)
+    assert "libx264 encoder failed" in line and "Traceback" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
+    r = run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "-q")
+    assert r.exit_code == 0, r.output  # nothing blocks the next run
+
+
+def test_full_disk_at_assembly_is_one_line_and_resume_completes(tiny_weights, tmp_path, monkeypatch):
+    import errno
+
+    import deblurcli.video.remux as remux
+
+    from .video_clips import make_clip, reds_frames
+
+    src = make_clip(tmp_path / "c.mp4", reds_frames(n=4), tone=True)
+    out = tmp_path / "o.mp4"
+    real = remux._mux
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(remux, "_mux", full)
+    r = run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "-q")
+    assert r.exit_code == 2, r.output
+    line = one_line_error(r)
+    assert "No space left on device" in line and "--resume" in line
+    assert not out.exists() and (tmp_path / ".o.mp4.parts" / "manifest.json").is_file()
+    monkeypatch.setattr(remux, "_mux", real)
+    r = run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "--resume", "-q")
+    assert r.exit_code == 0, r.output
+    assert out.is_file() and not (tmp_path / ".o.mp4.parts").exists()
+
+
+def test_complete_output_with_stale_parts_resolves_itself(tiny_weights, tmp_path, monkeypatch):
+    """A kill after the final rename, before the clean-up: --resume and --overwrite both just work."""
+    import deblurcli.video.stages as stages
+
+    real_rmtree = shutil.rmtree
+
+    from .video_clips import make_clip, reds_frames
+
+    src = make_clip(tmp_path / "c.mp4", reds_frames(n=4))
+    out = tmp_path / "o.mp4"
+    monkeypatch.setattr(stages.shutil, "rmtree", lambda *a, **k: None)  # "killed" before the clean-up
+    assert run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "-q").exit_code == 0
+    monkeypatch.setattr(stages.shutil, "rmtree", real_rmtree)
+    parts = tmp_path / ".o.mp4.parts"
+    assert out.is_file() and parts.is_dir()
+    r = run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "--resume")
+    assert r.exit_code == 0 and "is complete; nothing to resume" in r.output
+    assert not parts.exists()
+    monkeypatch.setattr(stages.shutil, "rmtree", lambda *a, **k: None)
+    assert (
+        run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "--overwrite", "-q").exit_code == 0
+    )
+    monkeypatch.setattr(stages.shutil, "rmtree", real_rmtree)
+    r = run("video", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "--overwrite", "-q")
+    assert r.exit_code == 0, r.output
+    assert not parts.exists()

@@ -9,7 +9,7 @@ import pytest
 
 from deblurcli.metrics import psnr as metrics_psnr
 from deblurcli.video import VideoOptions, deblur_video, work_dir
-from deblurcli.video_io import probe
+from deblurcli.video.io import probe
 
 from .helpers import one_line_error, run
 from .video_clips import REDS_720, audio_packets, decoded_rgb, make_clip, reds_frames, video_pts

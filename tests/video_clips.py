@@ -90,7 +90,7 @@ def audio_packets(path: Path) -> list[bytes]:
 
 def decoded_rgb(path: Path) -> list[np.ndarray]:
     """Frames as (H, W, 3) uint8/uint16 RGB with the file's own matrix (deblurcli's conversion)."""
-    from deblurcli.video_io import frame_to_planar, probe
+    from deblurcli.video.io import frame_to_planar, probe
 
     info = probe(path)
     scale = 65535.0 if info.bit_depth > 8 else 255.0

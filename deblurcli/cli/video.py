@@ -54,6 +54,12 @@ def _seconds(value: str | None, name: str) -> float | None:
 @click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Stop after N frames (a quick preview).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (finished segments are kept).")
 @click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+@click.option(
+    "--salvage",
+    is_flag=True,
+    help="A damaged input (undecodable packets, missing frames): write the frames that decode, say what was "
+    "lost, exit 1 (default: refuse with exit 2).",
+)
 @inference_options()
 @click.option(
     "--json",
@@ -76,6 +82,7 @@ def video(
     max_frames: int | None,
     resume: bool,
     overwrite: bool,
+    salvage: bool,
     inference: InferenceOptions,
     json_report: Path | None,
     quiet: bool,
@@ -89,8 +96,8 @@ def video(
     """
     from .. import console
     from ..inference import open_deblurrer
-    from ..video import VideoOptions, check_container, check_paths, deblur_video, default_output
-    from ..video_io import probe
+    from ..video import AlreadyComplete, VideoOptions, check_container, check_paths, deblur_video, default_output
+    from ..video.io import probe
 
     if not src.exists():
         raise fail(f"{src}: no such file")
@@ -104,9 +111,15 @@ def video(
         start=_seconds(start, "--start"),
         duration=_seconds(duration, "--duration"),
         max_frames=max_frames,
+        salvage=salvage,
     )
     info = probe(src)  # bad input fails here, before a model is loaded
-    check_paths(src, out, resume, overwrite)
+    try:
+        check_paths(src, out, resume, overwrite)
+    except AlreadyComplete as e:
+        if not quiet:
+            console.err.print(str(e), soft_wrap=True)
+        return
     check_container(out, codec)
     loaded, eng, deblurrer = open_deblurrer(inference)
     model_id = f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{deblurrer.tile}/{deblurrer.overlap}"
@@ -146,6 +159,7 @@ def video(
             "model": loaded.arch,
             "variant": loaded.variant,
             "engine": eng.info.__dict__,
+            "damage": res.damage,
         }
         write_json_atomic(json_report, doc)
     if res.interrupted:
@@ -160,3 +174,6 @@ def video(
             f"; {', '.join(res.copied_streams) or 'no other streams'} copied -> {res.output}",
             soft_wrap=True,
         )
+    if res.damage:
+        console.error(f"salvaged {src}: {res.damage}; wrote the {res.frames} frames that decode")
+        sys.exit(1)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DeblurError
+from ..errors import DeblurError
 
 
 class VideoError(DeblurError):

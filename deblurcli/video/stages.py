@@ -1,0 +1,306 @@
+"""The video job: three concurrent stages, resumable segments, then the remux.
+
+Three stages run at once, joined by bounded queues: a decoder thread (demux,
+decode, YUV -> RGB with the stream's matrix), the model in the calling thread
+(the same :class:`~deblurcli.pipeline.Deblurrer` as ``folder``), and an
+encoder thread (RGB -> YUV, encode, mux). Each frame keeps its own
+timestamp, so variable-frame-rate video stays in sync.
+
+Resumable by construction: frames are encoded into numbered segments in a
+work folder beside the output (``.NAME.parts/``), each recorded in a manifest
+when complete. Ctrl-C drops the unfinished segment; ``--resume`` decodes past
+the finished ones without running the model on them. When every segment is
+done, the segments' packets (stream copy) and the input's audio and
+subtitle packets (stream copy, trimmed to the processed span) are
+interleaved into ``.NAME.tmp`` and renamed to the output. Until that rename
+no file looks like a finished output.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import VideoError, VideoInfo, frame_to_planar, open_input, probe
+from .policy import CODECS, VideoOptions, VideoResult, check_container, check_paths, choose_pix_fmt, work_dir
+from .remux import assemble
+from .segments import Manifest, SegmentWriter, fingerprint
+
+os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration otherwise
+_END = object()
+
+
+@dataclass
+class DecodeReport:
+    """What the decoder met: frames decoded in the span, packets it could not decode, the first error."""
+
+    frames: int = 0
+    errors: int = 0
+    first_error: str | None = None
+    finished: bool = False
+
+    def add_error(self, e: Exception) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or str(e).strip().splitlines()[0][:160]
+
+
+def _frames(c: Any, vs: Any, report: DecodeReport) -> Iterator[Any]:
+    """Every decodable frame, packet by packet: a corrupt packet is counted and skipped, not the end."""
+    import av
+
+    try:
+        for packet in c.demux(vs):
+            try:
+                yield from packet.decode()  # the last, empty packet flushes the decoder
+            except av.FFmpegError as e:
+                report.add_error(e)
+    except av.FFmpegError as e:  # the demuxer itself gave up (a truncated or mangled container)
+        report.add_error(e)
+
+
+def _decoded(src: Path, info: VideoInfo, opts: VideoOptions, report: DecodeReport) -> Iterator[tuple[int, Any]]:
+    """(pts, frame) for the frames in the asked span, in order; damage is recorded in ``report``."""
+    c = open_input(src)
+    try:
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        t0 = opts.start
+        if t0:
+            c.seek(int(t0 / vs.time_base), stream=vs, backward=True)
+        t1 = (t0 or info.start_time) + opts.duration if opts.duration is not None else None
+        for frame in _frames(c, vs, report):
+            if frame.pts is None:
+                continue
+            t = float(frame.pts * vs.time_base)
+            if t0 is not None and t < t0 - 1e-6:
+                continue
+            if t1 is not None and t >= t1 - 1e-6:
+                break
+            if opts.max_frames is not None and report.frames >= opts.max_frames:
+                break
+            yield frame.pts, frame
+            report.frames += 1
+        if report.frames == 0 and report.errors:
+            raise VideoError(f"{src}: cannot decode the video stream ({report.first_error})")
+        report.finished = True
+    finally:
+        c.close()
+
+
+def damage(report: DecodeReport, info: VideoInfo, opts: VideoOptions) -> str | None:
+    """Why the decoded frames fall short of the input, or None: undecodable packets, or fewer frames than the
+    container declares (exactly, when it stores a count and the whole video is asked for; else within 5%)."""
+    expected = _expected_frames(info, opts)
+    exact = bool(info.frames) and opts.start is None and opts.duration is None
+    short = expected is not None and report.frames < (expected if exact else expected * 0.95 - 2)
+    if not report.errors and not short:
+        return None
+    what = f"{report.frames} of {expected} frames readable" if expected else f"{report.frames} frames readable"
+    if report.errors:
+        what += f", {report.errors} undecodable packet(s): {report.first_error}"
+    return what
+
+
+class _Worker(threading.Thread):
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as e:  # handed to the main thread
+            self.error = e
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event, producer: threading.Thread | None = None) -> Any:
+    """The next item; ``_END`` once stopped, or once the producer died and the queue is drained."""
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set() or (producer is not None and not producer.is_alive()):
+                return _END
+
+
+def deblur_video(
+    src: Path,
+    output: Path,
+    run_model: Callable[[np.ndarray], np.ndarray],
+    opts: VideoOptions,
+    model_id: str,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_frame: Callable[[int, int | None], None] | None = None,
+    info: VideoInfo | None = None,
+) -> VideoResult:
+    """Deblur ``src`` into ``output``; see the module docstring. ``info``: the source's probe, if done.
+
+    A damaged input (undecodable packets, fewer frames than the container declares) fails with a
+    :class:`VideoError` and leaves nothing, unless ``opts.salvage``: then the readable frames are written and
+    the result's ``damage`` says what was lost.
+    """
+    src, output = Path(src), Path(output)
+    info = info or probe(src)
+    check_paths(src, output, resume, overwrite)
+    if opts.codec not in CODECS:
+        raise VideoError(f"unsupported codec {opts.codec!r} (use {', '.join(CODECS)})")
+    check_container(output, opts.codec)
+    pix_fmt = choose_pix_fmt(opts.codec, info, opts.pix_fmt)
+    parts = work_dir(output)
+    try:
+        parts.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VideoError(f"cannot write beside {output}: {e.strerror or e}") from None
+    manifest = Manifest.load(parts / "manifest.json", fingerprint(src, opts, model_id))
+    job = _Stages(src, info, opts, manifest, SegmentWriter(parts, manifest, info, opts, pix_fmt), run_model, on_frame)
+    try:
+        job.run()
+    except BaseException as e:
+        if not isinstance(e, KeyboardInterrupt) and not manifest.segments:
+            shutil.rmtree(parts, ignore_errors=True)  # nothing finished: leave nothing behind
+        raise
+    result = VideoResult(
+        output,
+        manifest.done_frames,
+        time.perf_counter() - job.t_start,
+        job.model_s,
+        job.skip,
+        info,
+        pix_fmt,
+        interrupted=job.interrupted,
+    )
+    if job.interrupted:
+        return result
+    result.damage = damage(job.decoded, info, opts)
+    if result.damage and not opts.salvage:
+        shutil.rmtree(parts, ignore_errors=True)
+        raise VideoError(f"{src}: damaged video, {result.damage}; nothing written (--salvage keeps what decodes)")
+    if manifest.done_frames == 0:
+        shutil.rmtree(parts, ignore_errors=True)
+        raise VideoError(f"{src}: no frames in the asked span")
+    result.copied_streams = assemble(src, output, parts, manifest, info, opts, job.first_pts or 0)
+    shutil.rmtree(parts, ignore_errors=True)
+    result.seconds = time.perf_counter() - job.t_start
+    return result
+
+
+class _Stages:
+    """The decoder thread, the model in the calling thread and the encoder thread, joined by bounded queues."""
+
+    def __init__(
+        self,
+        src: Path,
+        info: VideoInfo,
+        opts: VideoOptions,
+        manifest: Manifest,
+        writer: SegmentWriter,
+        run_model: Callable[[np.ndarray], np.ndarray],
+        on_frame: Callable[[int, int | None], None] | None,
+    ) -> None:
+        self.src, self.info, self.opts, self.writer, self.run_model = src, info, opts, writer, run_model
+        self.on_frame = on_frame
+        self.skip = manifest.done_frames
+        self.total = _expected_frames(info, opts)
+        self.decoded = DecodeReport()
+        self.first_pts: int | None = None
+        self.stop = threading.Event()
+        self.q_in: queue.Queue = queue.Queue(maxsize=4)
+        self.q_out: queue.Queue = queue.Queue(maxsize=4)
+        self.model_s = 0.0
+        self.t_start = time.perf_counter()
+        self.interrupted = False
+
+    def decode(self) -> None:
+        for i, (pts, frame) in enumerate(_decoded(self.src, self.info, self.opts, self.decoded)):
+            if self.first_pts is None:
+                self.first_pts = pts
+            item = (i, pts, None if i < self.skip else frame_to_planar(frame, self.info))
+            if not _put(self.q_in, item, self.stop):
+                return
+        _put(self.q_in, _END, self.stop)
+
+    def encode(self) -> None:
+        while True:
+            item = _get(self.q_out, self.stop)
+            if item is _END:
+                break
+            self.writer.write(*item)
+        if not self.stop.is_set():
+            self.writer.finish()
+
+    def _model_loop(self, dec: _Worker, enc: _Worker) -> None:
+        while True:
+            item = _get(self.q_in, self.stop, dec)
+            if item is _END or enc.error is not None:
+                break
+            i, pts, rgb = item
+            if rgb is not None:
+                t0 = time.perf_counter()
+                out = self.run_model(rgb)
+                self.model_s += time.perf_counter() - t0
+                if not _put(self.q_out, (i, pts, out), self.stop):
+                    break
+            if self.on_frame:
+                self.on_frame(i + 1, self.total)
+
+    def run(self) -> None:
+        dec, enc = _Worker(self.decode), _Worker(self.encode)
+        dec.start()
+        enc.start()
+        try:
+            self._model_loop(dec, enc)
+            if dec.error is None and enc.error is None:
+                _put(self.q_out, _END, self.stop)
+                enc.join()
+            else:
+                self.stop.set()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.stop.set()
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            dec.join()
+            enc.join()
+            if self.stop.is_set():
+                self.writer.abandon()
+        for w in (dec, enc):
+            if w.error is not None:
+                raise w.error if isinstance(w.error, VideoError) else VideoError(f"{self.src}: {w.error}")
+
+
+def _expected_frames(info: VideoInfo, opts: VideoOptions) -> int | None:
+    n = info.estimated_frames
+    if opts.duration is not None and info.average_rate:
+        n = (
+            int(round(opts.duration * float(info.average_rate)))
+            if n is None
+            else min(n, int(round(opts.duration * float(info.average_rate))))
+        )
+    elif opts.start and n is not None and info.average_rate:
+        n = max(0, n - int(round(opts.start * float(info.average_rate))))
+    if opts.max_frames is not None:
+        n = opts.max_frames if n is None else min(n, opts.max_frames)
+    return n
