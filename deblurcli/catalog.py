@@ -18,9 +18,9 @@ def architecture_names() -> list[str]:
 
 
 # inference back ends (--engine), what build-engine compiles to (--target), compute precisions
-ENGINE_NAMES: tuple[str, ...] = ("auto", "torch", "onnxruntime", "tensorrt")
-BUILD_TARGETS: dict[str, str] = {"onnx": "onnxruntime", "tensorrt": "tensorrt"}
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
+ENGINE_NAMES: tuple[str, ...] = ("auto", "torch", "openvino", "onnxruntime", "tensorrt")
+BUILD_TARGETS: dict[str, str] = {"openvino": "openvino", "onnx": "onnxruntime", "tensorrt": "tensorrt"}
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
 # video encoders (--codec) and image output formats (--format)
 VIDEO_CODECS: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libvpx-vp9", "ffv1")
 IMAGE_FORMATS: tuple[str, ...] = ("same", "png", "jpg")

@@ -28,7 +28,7 @@ class InferenceOptions:
     weights: Path | None = None
     device: str = "auto"
     engine: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     threads: int | None = None
     tile: int | None = None
     overlap: int | None = None
@@ -60,13 +60,35 @@ def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
 
     from .loading import load_model
     from .pipeline import Deblurrer
+    from .runtime import tune_allocator
 
     loaded = load_model(o.model, o.variant, o.weights)
     cfg = loaded.config
-    tile = o.tile or cfg.tile
+    cpu = _on_cpu(o.device)
+    if cpu:
+        tune_allocator()
+    tile = o.tile or (CPU_TILE if cpu else cfg.tile)
     overlap = cfg.overlap if o.overlap is None else o.overlap
     if overlap >= tile:
         raise DeblurError(f"--overlap {overlap} must be smaller than --tile {tile}")
     sel = select_engine(o.engine, loaded, o.device, o.precision, o.threads, tile, o.batch, o.engine_dir)
     d = Deblurrer.for_config(sel.engine, cfg, tile, overlap, o.batch, sel.fixed_shape)
+    if cpu and not o.tile and not sel.fixed_shape:
+        d.frame_pixels = FRAME_PIXELS
     return OpenDeblurrer(loaded, sel.engine, d)
+
+
+# On a CPU, without --tile: whole frames up to about 1080p (faster than tiles, and no seams), larger images
+# in tiles of 1024 px (6% overlap work), which bounds memory (benchmarks/cpu_backends.py, README "Speed")
+CPU_TILE = 1024
+FRAME_PIXELS = 2_200_000
+
+
+def _on_cpu(device: str) -> bool:
+    if device == "cpu":
+        return True
+    if device != "auto":
+        return False
+    import torch
+
+    return not torch.cuda.is_available()

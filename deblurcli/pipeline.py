@@ -19,6 +19,7 @@ from .errors import OutOfMemory
 from .tiling import tiled_apply
 
 log = logging.getLogger("deblurcli")
+MAX_SIDE = 4096  # longest side a whole frame may have (an OpenVINO engine's range)
 MIN_TILE = 64  # smallest tile the out-of-memory fallback goes down to (or the model's pad multiple)
 
 # ITU-R BT.601 luma, as OpenCV's RGB2GRAY
@@ -50,6 +51,7 @@ class Deblurrer:
     multiple: int
     batch: int = 1
     fixed_shape: bool = False
+    frame_pixels: int = 0  # images of at most this many pixels (and sides up to MAX_SIDE) run whole, as one tile
 
     @classmethod
     def for_config(
@@ -81,17 +83,33 @@ class Deblurrer:
         while True:
             try:
                 out = tiled_apply(
-                    rgb, self.engine, self.tile, self.overlap, self.multiple, self.batch, self.fixed_shape, on_batch
+                    rgb,
+                    self.engine,
+                    self.tile_for(rgb.shape[1:]),
+                    self.overlap,
+                    self.multiple,
+                    self.batch,
+                    self.fixed_shape,
+                    on_batch,
                 )
                 return np.clip(out, 0.0, 1.0, out=out)
             except OutOfMemory as e:
                 if not self._shrink():
                     raise OutOfMemory(f"{e}; still out of memory at batch 1 and tile {self.tile}") from None
 
+    def tile_for(self, size: tuple[int, ...]) -> int:
+        """The whole frame when it is small enough (see ``frame_pixels``), else the tile."""
+        h, w = size
+        if self.frame_pixels and h * w <= self.frame_pixels and max(h, w) <= MAX_SIDE and not self.fixed_shape:
+            return max(self.tile, h, w)
+        return self.tile
+
     def _shrink(self) -> bool:
-        """Halve the batch, else the tile; False when neither can shrink."""
+        """Give up whole frames, else halve the batch, else the tile; False when nothing can shrink."""
         before = (self.batch, self.tile)
-        if self.batch > 1:
+        if self.frame_pixels:
+            self.frame_pixels = 0
+        elif self.batch > 1:
             self.batch //= 2
         else:
             smallest = max(MIN_TILE, self.multiple)

@@ -142,6 +142,15 @@ def iter_batches(image: np.ndarray, plan: TilePlan, batch: int) -> Iterator[tupl
         yield chunk, np.stack([image[:, y : y + th, x : x + tw] for y, x in chunk])
 
 
+def pad_index(size: int, padded: int) -> np.ndarray:
+    """Source index of every position of an axis padded from ``size`` to ``padded``, as :func:`pad_image`
+    pads (reflect, repeatedly; edge for a length-1 axis), so tiles are cut without a padded copy."""
+    idx = np.arange(size)
+    if padded == size:
+        return idx
+    return np.pad(idx, (0, padded - size), mode="edge" if size == 1 else "reflect")
+
+
 def tiled_apply(
     image: np.ndarray,
     fn: BatchFn,
@@ -157,7 +166,10 @@ def tiled_apply(
     ``fn`` maps an (N, C, th, tw) array to an array of the same shape and
     dtype family. The result is (C, H, W) in the input's dtype for floating
     input, float32 otherwise. ``on_batch(done, total)`` reports progress in
-    tiles.
+    tiles. Memory: tiles are cut through index maps (no padded copy of the
+    image) and blended one row of tiles at a time in a float64 band, finished
+    rows going straight to the output, so big images need the output plus
+    about one band of tiles, not three full-size float64 frames.
     """
     if image.ndim != 3:
         raise ValueError(f"expected a (C, H, W) array, got shape {image.shape}")
@@ -165,29 +177,50 @@ def tiled_apply(
         raise ValueError("batch must be at least 1")
     c, h, w = image.shape
     plan = plan_tiles(h, w, tile, overlap, multiple, fixed)
-    padded = pad_image(image, plan)
-    wy = axis_weights(plan.height)
-    wx = axis_weights(plan.width)
-    ys = {s: k for k, s in enumerate(plan.height.starts)}
-    xs = {s: k for k, s in enumerate(plan.width.starts)}
-    th, tw = plan.tile_shape
-    acc = np.zeros((c, plan.height.padded, plan.width.padded), dtype=np.float64)
-    wsum = np.zeros((plan.height.padded, plan.width.padded), dtype=np.float64)
-    done, total = 0, len(plan)
-    for corners, tiles in iter_batches(padded, plan, batch):
-        out = np.asarray(fn(tiles))
-        if out.shape != tiles.shape:
-            raise ValueError(f"tile callable returned shape {out.shape}, expected {tiles.shape}")
-        for (y, x), t in zip(corners, out):
-            wt = np.outer(wy[ys[y]], wx[xs[x]])
-            acc[:, y : y + th, x : x + tw] += t * wt
-            wsum[y : y + th, x : x + tw] += wt
-        done += len(corners)
-        if on_batch is not None:
-            on_batch(done, total)
-    result = acc[:, :h, :w] / wsum[:h, :w]
     dtype = image.dtype if np.issubdtype(image.dtype, np.floating) else np.float32
-    return result.astype(dtype)
+    rows, cols = pad_index(h, plan.height.padded), pad_index(w, plan.width.padded)
+    th, tw = plan.tile_shape
+    if len(plan) == 1:  # one tile (a whole frame): no blending at all
+        out = np.asarray(fn(image[:, rows][:, :, cols][None]))
+        _check(out, (1, c, th, tw))
+        if on_batch is not None:
+            on_batch(1, 1)
+        return np.ascontiguousarray(out[0, :, :h, :w], dtype=dtype)
+    result = np.empty((c, h, w), dtype=dtype)
+    wy, wx = axis_weights(plan.height), axis_weights(plan.width)
+    starts = plan.height.starts
+    band_top, band = 0, np.zeros((c + 1, 0, plan.width.padded))  # channels + the weight sum
+    done = 0
+    for k, y in enumerate(starts):
+        bottom = y + th
+        if bottom - band_top > band.shape[1]:
+            band = np.concatenate([band, np.zeros((c + 1, bottom - band_top - band.shape[1], band.shape[2]))], 1)
+        src = image[:, rows[y:bottom]]
+        xs = list(plan.width.starts)
+        for i in range(0, len(xs), batch):
+            chunk = xs[i : i + batch]
+            tiles = np.stack([src[:, :, cols[x : x + tw]] for x in chunk])
+            out = np.asarray(fn(tiles))
+            _check(out, tiles.shape)
+            for x, t in zip(chunk, out):
+                wt = np.outer(wy[k], wx[plan.width.starts.index(x)])
+                band[:c, y - band_top : bottom - band_top, x : x + tw] += t * wt
+                band[c, y - band_top : bottom - band_top, x : x + tw] += wt
+            done += len(chunk)
+            if on_batch is not None:
+                on_batch(done, len(plan))
+        final = starts[k + 1] if k + 1 < len(starts) else plan.height.padded  # no later tile reaches above
+        lo, hi = band_top, min(final, h)
+        if hi > lo:
+            result[:, lo:hi] = (band[:c, : hi - lo, :w] / band[c, : hi - lo, :w]).astype(dtype)
+        band = band[:, final - band_top :]
+        band_top = final
+    return result
+
+
+def _check(out: np.ndarray, shape: tuple[int, ...]) -> None:
+    if out.shape != tuple(shape):
+        raise ValueError(f"tile callable returned shape {out.shape}, expected {tuple(shape)}")
 
 
 def normalised_weights(plan: TilePlan) -> list[tuple[int, int, np.ndarray]]:

@@ -70,6 +70,21 @@ def engine_key(
             cc,
             opset,
         )
+    if backend == "openvino":
+        from .openvino_engine import openvino_version
+
+        return EngineKey(
+            "openvino",
+            openvino_version() or "none",
+            loaded.arch,
+            loaded.variant,
+            weights,
+            shapes,
+            precision,
+            "cpu",
+            "",
+            opset,
+        )
     if backend == "onnxruntime":
         return EngineKey(
             "onnxruntime",
@@ -91,6 +106,10 @@ def _cuda_index(device: str) -> int:
 
 
 def open_engine(path: Path, key: EngineKey, device: str = "cpu", threads: int | None = None):
+    if key.backend == "openvino":
+        from .openvino_engine import OpenVinoEngine
+
+        return OpenVinoEngine(path, key.shapes, precision=key.precision, threads=threads)
     if key.backend == "onnxruntime":
         from .ort_engine import OrtEngine
 
@@ -135,11 +154,15 @@ def build(
     if target not in TARGETS:
         raise EngineError(f"unknown target {target!r} (use {' or '.join(TARGETS)})")
     backend = TARGETS[target]
+    precision = resolve_precision(backend, precision)
     if backend == "tensorrt":
         from .trt_engine import require_tensorrt
 
         require_tensorrt()
         device = device if device.startswith("cuda") else "cuda:0"
+    elif backend == "openvino":
+        device = _openvino_device(device, precision)
+        dynamic = dynamic or frame_range(tile, loaded.pad_multiple)
     else:
         device = _ort_device(device, precision)
     multiple = loaded.pad_multiple
@@ -187,6 +210,7 @@ def build(
     t = shapes.opt[1]
     ov = loaded.config.overlap if overlap is None else overlap
     ov = min(ov, t // 2)
+    fixed = backend != "openvino"  # OpenVINO takes every size in its range: verify whole images
     try:
         engine = open_engine(path, key, device, threads)
         with (
@@ -195,8 +219,8 @@ def build(
                 loaded.model, device="cpu" if backend == "onnxruntime" and device == "cpu" else device, threads=threads
             ) as ref,
         ):
-            run = Deblurrer(engine, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=True)
-            run_ref = Deblurrer(ref, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=True)
+            run = Deblurrer(engine, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=fixed)
+            run_ref = Deblurrer(ref, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=fixed)
             result = verify(run.run, run_ref.run, images, precision)
     except Exception:
         path.unlink(missing_ok=True)
@@ -225,6 +249,36 @@ def build(
     return BuildResult(path, key, result, seconds)
 
 
+MAX_SIDE = 4096  # the largest tile side an OpenVINO engine takes (bigger images are tiled)
+
+
+def frame_range(tile: int, multiple: int) -> str:
+    """An OpenVINO engine's shape range: from two grid units to MAX_SIDE, optimised for ``tile``."""
+    return f"{2 * multiple}:{min(max(tile, 2 * multiple), MAX_SIDE)}:{MAX_SIDE}"
+
+
+def resolve_precision(backend: str, precision: str) -> str:
+    """``auto``: bf16 for OpenVINO on a CPU with native bf16 (measured 2x faster, within 0.03 dB), else fp32."""
+    if precision != "auto":
+        return precision
+    if backend == "openvino":
+        from .openvino_engine import native_bf16
+
+        return "bf16" if native_bf16() else "fp32"
+    return "fp32"
+
+
+def _openvino_device(device: str, precision: str) -> str:
+    from .openvino_engine import require_openvino
+
+    require_openvino()
+    if device.startswith("cuda"):
+        raise EngineError("the OpenVINO engine runs on the CPU; use --device cpu, or --engine tensorrt on a GPU")
+    if precision not in ("fp32", "bf16"):
+        raise EngineError(f"OpenVINO engines run fp32 or bf16 on the CPU, not {precision}")
+    return "cpu"
+
+
 def _ort_device(device: str, precision: str) -> str:
     from .ort_engine import providers_for
 
@@ -239,7 +293,7 @@ def _ort_device(device: str, precision: str) -> str:
 
 def missing_engine_message(key: EngineKey, out_dir: Path | None = None) -> str:
     """What to run to get an engine for ``key``, and why near misses do not match."""
-    target = "tensorrt" if key.backend == "tensorrt" else "onnx"
+    target = {"tensorrt": "tensorrt", "openvino": "openvino"}.get(key.backend, "onnx")
     b, h, _ = key.shapes.opt
     cmd = (
         f"deblurcli build-engine {key.arch} --variant {key.variant} --target {target} --tile {h} --batch {b} "

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SUFFIX = {"onnxruntime": ".onnx", "tensorrt": ".engine"}
+SUFFIX = {"onnxruntime": ".onnx", "openvino": ".ov.onnx", "tensorrt": ".engine"}
+TAG = {"onnxruntime": "ort", "openvino": "ov", "tensorrt": "trt"}
 
 
 def cache_dir() -> Path:
@@ -133,7 +134,7 @@ class EngineKey:
             self.weights[:8],
             self.shapes.tag(),
             self.precision,
-            f"{'trt' if self.backend == 'tensorrt' else 'ort'}{self.backend_version}",
+            f"{TAG[self.backend]}{self.backend_version}",
         ]
         if self.backend == "tensorrt":
             parts += [_slug(self.device), f"sm{self.compute_capability.replace('.', '')}"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from deblurcli.catalog import ENGINE_NAMES as CHOICES
+from deblurcli.errors import DeblurError
 
 from .base import EngineBase
 from .build import build, engine_key, missing_engine_message, open_engine
@@ -59,7 +60,10 @@ def select_engine(
 ) -> Selected:
     if choice not in CHOICES:
         raise EngineError(f"unknown engine {choice!r} (use {', '.join(CHOICES)})")
+    if precision == "auto" and choice not in ("auto", "openvino"):
+        precision = "fp32"  # auto means bf16 only where OpenVINO runs it natively
     if choice == "torch":
+        precision = "fp32" if precision == "auto" else precision
         return Selected(TorchEngine(loaded.model, device=device, precision=precision, threads=threads), False)
     if choice == "tensorrt":
         from .trt_engine import require_tensorrt
@@ -71,14 +75,22 @@ def select_engine(
         if path is None:
             raise EngineError(missing_engine_message(key, engine_dir))
         return Selected(open_engine(path, key, dev, threads), True, path)
+    if choice == "openvino":
+        return _openvino(loaded, precision, threads, tile, batch, engine_dir)
     if choice == "auto":
-        found = _trt_candidate(loaded, tile, batch, precision, device, engine_dir)
+        found = _trt_candidate(loaded, tile, batch, "fp32" if precision == "auto" else precision, device, engine_dir)
         if found:
             key, path, dev = found
             return Selected(open_engine(path, key, dev, threads), True, path)
         from .trt_engine import gpu_available
 
         on_cpu = device == "cpu" or (device == "auto" and not gpu_available())
+        if on_cpu and _installed("openvino") and precision in ("auto", "fp32", "bf16"):
+            try:
+                return _openvino(loaded, precision, threads, tile, batch, engine_dir)
+            except (EngineError, DeblurError) as e:  # e.g. a model that exports only at static shapes
+                log.warning("OpenVINO cannot run %s (%s): %s; using PyTorch", loaded.arch, loaded.variant, e)
+        precision = "fp32" if precision == "auto" else precision
         if _installed("onnxruntime") and precision == "fp32" and on_cpu:
             key = engine_key(loaded, "onnxruntime", plan_shapes(tile, batch, loaded.pad_multiple), "fp32", "cpu")
             path = find_engine(key, engine_dir)
@@ -101,3 +113,24 @@ def select_engine(
         )
         path = build(loaded, "onnx", tile, batch, precision, engine_dir, device=ort_device, threads=threads).path
     return Selected(open_engine(path, key, ort_device, threads), True, path)
+
+
+def _openvino(
+    loaded: Any, precision: str, threads: int | None, tile: int, batch: int, engine_dir: Path | None
+) -> Selected:
+    """The verified OpenVINO engine for this model (any tile size up to its range), built on first use."""
+    from .build import frame_range, resolve_precision
+
+    precision = resolve_precision("openvino", precision)
+    shapes = plan_shapes(tile, batch, loaded.pad_multiple, frame_range(tile, loaded.pad_multiple))
+    key = engine_key(loaded, "openvino", shapes, precision, "cpu")
+    path = find_engine(key, engine_dir)
+    if path is None:
+        log.warning(
+            "building an OpenVINO %s engine for %s (%s) once (about half a minute; it is cached)",
+            precision,
+            loaded.arch,
+            loaded.variant,
+        )
+        path = build(loaded, "openvino", tile, batch, precision, engine_dir, device="cpu", threads=threads).path
+    return Selected(open_engine(path, key, "cpu", threads), False, path)

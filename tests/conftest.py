@@ -10,13 +10,20 @@ SHARED = ROOT.parent / "shared"
 SEED = SHARED / "seed" / "Uptimus.pth"
 
 
+def _uses_shared(item) -> bool:
+    """A test whose module reads the development workspace's shared data (../shared)."""
+    names = getattr(item.module, "__dict__", {})
+    return "SHARED" in names or "reds_frames" in names or "SEED" in names
+
+
 def pytest_collection_modifyitems(config, items):
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs an NVIDIA GPU with CUDA")
+    no_gpu = pytest.mark.skip(reason="needs an NVIDIA GPU with CUDA")
+    no_shared = pytest.mark.skip(reason=f"needs the shared development data in {SHARED}")
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(no_gpu)
+        if not SHARED.is_dir() and _uses_shared(item):
+            item.add_marker(no_shared)
 
 
 def tree_hash(root: Path) -> dict[str, str]:
@@ -65,6 +72,12 @@ def images(tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _private_engine_cache(tmp_path_factory, monkeypatch):
-    """Tests never see (or fill) the user's engine cache."""
-    monkeypatch.setenv("DEBLURCLI_ENGINE_DIR", str(tmp_path_factory.mktemp("engines")))
+def _private_engine_cache(session_engine_dir, monkeypatch):
+    """Tests never see (or fill) the user's engine cache; they share one for the session, so the OpenVINO
+    engine that --engine auto builds for the tiny test model is built once."""
+    monkeypatch.setenv("DEBLURCLI_ENGINE_DIR", str(session_engine_dir))
+
+
+@pytest.fixture(scope="session")
+def session_engine_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("engines")

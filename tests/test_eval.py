@@ -90,6 +90,8 @@ def test_eval_closes_every_engine_it_opens(tmp_path, tiny_weights, monkeypatch):
         "--weights",
         tiny_weights,
         "-q",
+        "--engine",
+        "torch",
     )
     assert r.exit_code == 0, r.output
     assert len(closed) == 2
@@ -99,6 +101,6 @@ def test_eval_closes_every_engine_it_opens(tmp_path, tiny_weights, monkeypatch):
     (empty / "blur" / "a.png").write_bytes(b"not a png")
     (empty / "sharp" / "a.png").write_bytes(b"not a png")
     closed.clear()
-    r = run("eval", "--data", empty, "--weights", tiny_weights, "-q")
+    r = run("eval", "--data", empty, "--weights", tiny_weights, "-q", "--engine", "torch")
     assert r.exit_code == 2 and "no readable pairs" in r.output
     assert len(closed) == 1

@@ -57,7 +57,13 @@ def test_dynamic_range_engine_takes_every_shape_in_range(tmp_path):
             eng.infer(np.zeros((1, 3, 256, 256), np.float32))
 
 
-def test_build_engine_then_folder_uses_it(tiny_weights, tmp_path):
+def test_build_engine_then_folder_uses_it(tiny_weights, tmp_path, monkeypatch):
+    import importlib.util
+
+    import engines.select
+
+    # where OpenVINO is installed, --engine auto prefers it (faster); here it is taken away
+    monkeypatch.setattr(engines.select, "_installed", lambda m: m != "openvino" and importlib.util.find_spec(m))
     eng_dir = tmp_path / "eng"
     r = run(
         "build-engine",

@@ -32,6 +32,7 @@ import torch.nn as nn
 from deblurcli.checkpoints import read_checkpoint, save_checkpoint
 from deblurcli.errors import CheckpointError, DeblurError
 from deblurcli.models import config_to_json, create_model, get_spec
+from deblurcli.runtime import cpu_has_native_bf16
 
 from .data import BatchSource, DataError, Pair, PairLoader, find_pairs, split_by_group
 from .grow import GrowError, grow
@@ -137,12 +138,6 @@ def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return None
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX tiles, as PyTorch's CPU capability checks report them."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(torch.cpu, c, lambda: False)()) for c in checks)
 
 
 def parse_duration(text: str) -> float:

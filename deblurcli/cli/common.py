@@ -98,9 +98,9 @@ OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         type=click.Choice(ENGINE_NAMES),
         default="auto",
         show_default=True,
-        help="Inference back end. auto: a TensorRT engine built for this GPU, else an ONNX "
-        "Runtime engine built by 'build-engine', else PyTorch. onnxruntime builds its "
-        "engine if missing.",
+        help="Inference back end. auto: a TensorRT engine built for this GPU; on a CPU, OpenVINO when installed "
+        "(its engine is built and verified on first use), else an ONNX Runtime engine built by 'build-engine', "
+        "else PyTorch. openvino and onnxruntime build their engine if missing.",
     ),
     "engine_dir": click.option(
         "--engine-dir",
@@ -110,12 +110,17 @@ OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "precision": click.option(
         "--precision",
         type=click.Choice(PRECISIONS),
-        default="fp32",
+        default="auto",
         show_default=True,
-        help="Compute precision (fp16/bf16 need CUDA).",
+        help="Compute precision. auto: bf16 with OpenVINO on CPUs with native bf16 (AVX512-BF16/AMX), else "
+        "fp32. bf16 also runs with --engine torch on such CPUs; fp16 needs CUDA.",
     ),
     "threads": click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all cores)."),
-    "tile": click.option("--tile", type=click.IntRange(min=8), help="Tile size in pixels (default: the model's)."),
+    "tile": click.option(
+        "--tile",
+        type=click.IntRange(min=8),
+        help="Tile size in pixels (default: on a CPU whole frames up to 2.2 MP, else 1024; on a GPU the model's).",
+    ),
     "overlap": click.option(
         "--overlap", type=click.IntRange(min=0), help="Tile overlap in pixels (default: the model's)."
     ),

@@ -40,7 +40,23 @@ class SimpleGate(nn.Module):
         return a * b
 
 
+def local_mean(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean over a ``window`` x ``window`` neighbourhood (clipped to the image), from an integral image: the
+    test-time local converter (TLC) of Chu et al. 2022, "Improving Image Restoration by Revisiting Global
+    Information Aggregation". Where the image is no larger than the window this is the global mean, as in
+    training on crops of that size; the valid positions are computed and the border replicated."""
+    h, w = x.shape[-2:]
+    kh, kw = min(window, h), min(window, w)
+    s = torch.nn.functional.pad(x.cumsum(-1).cumsum(-2), (1, 0, 1, 0))
+    box = s[..., kh:, kw:] - s[..., :-kh, kw:] - s[..., kh:, :-kw] + s[..., :-kh, :-kw]
+    mean = box / (kh * kw)
+    ph, pw = h - mean.shape[-2], w - mean.shape[-1]
+    return torch.nn.functional.pad(mean, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode="replicate")
+
+
 class NAFBlock(nn.Module):
+    window = 0  # simplified channel attention pools globally; > 0: over this window (TLC), set per scale
+
     def __init__(self, c: int, dw_expand: int, ffn_expand: int) -> None:
         super().__init__()
         dw = c * dw_expand
@@ -59,7 +75,12 @@ class NAFBlock(nn.Module):
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         x = self.sg(self.conv2(self.conv1(self.norm1(inp))))
-        x = x * self.sca(x.mean(dim=(2, 3), keepdim=True))
+        h, w = x.shape[-2:]
+        if self.window and (h > self.window or w > self.window):
+            pooled = local_mean(x, self.window)
+        else:
+            pooled = x.mean(dim=(2, 3), keepdim=True)
+        x = x * self.sca(pooled)
         y = inp + self.conv3(x) * self.beta
         x = self.conv5(self.sg(self.conv4(self.norm2(y))))
         return y + x * self.gamma
@@ -91,6 +112,16 @@ class NAFNet(nn.Module):
             c //= 2
             self.decoders.append(stage(c, n))
         self.ending = nn.Conv2d(c, 3, 3, padding=1)
+
+    def set_local_pooling(self, window: int) -> None:
+        """TLC: pool the channel attention over ``window`` px of the input (0: globally, as trained). Each
+        block's window is scaled to its resolution; use about 1.5x the training crop (Chu et al. 2022)."""
+        levels = [(enc, 2**i) for i, enc in enumerate(self.encoders)]
+        levels += [(self.middle, 2 ** len(self.encoders))]
+        levels += [(dec, 2 ** (len(self.decoders) - 1 - i)) for i, dec in enumerate(self.decoders)]
+        for stage, scale in levels:
+            for block in stage:
+                block.window = max(1, window // scale) if window else 0
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         x, h, w = pad_to_multiple(inp, self.config.pad_multiple)

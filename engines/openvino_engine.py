@@ -1,0 +1,110 @@
+"""OpenVINO back end: the fastest CPU path measured here (``benchmarks/cpu_backends.py``).
+
+Runs the same checked ONNX graph as ONNX Runtime, compiled by OpenVINO's CPU
+plugin: fp32, or bf16 where the CPU computes bf16 natively (AVX512-BF16 or
+AMX; OpenVINO lists ``BF16`` in its optimization capabilities there). The
+graph takes any tile size in its shape range, so one engine serves whole
+frames of every size. openvino is imported here only.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import EngineBase, EngineInfo
+from .cache import ShapeRange
+
+HINTS = {"fp32": "f32", "bf16": "bf16"}
+
+
+def require_openvino() -> Any:
+    try:
+        import openvino
+    except ImportError:
+        from .torch_engine import EngineError
+
+        raise EngineError("the OpenVINO engine needs openvino: pip install 'deblurcli[openvino]'") from None
+    return openvino
+
+
+def openvino_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("openvino")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def native_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin computes bf16 natively on this machine."""
+    ov = require_openvino()
+    try:
+        return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:
+        return False
+
+
+class OpenVinoEngine(EngineBase):
+    """An ONNX graph compiled for the CPU; batches within ``shapes`` (heights and widths may vary)."""
+
+    def __init__(self, path: Path, shapes: ShapeRange, precision: str = "fp32", threads: int | None = None) -> None:
+        from .torch_engine import EngineError
+
+        ov = require_openvino()
+        if precision not in HINTS:
+            raise EngineError(f"the OpenVINO engine runs fp32 or bf16, not {precision}")
+        if precision == "bf16" and not native_bf16():
+            raise EngineError("bf16 on this CPU would be emulated (no AVX512-BF16 or AMX); use --precision fp32")
+        self.threads = threads or os.cpu_count() or 1
+        core = ov.Core()
+        config = {
+            "INFERENCE_PRECISION_HINT": HINTS[precision],
+            "INFERENCE_NUM_THREADS": self.threads,
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        self.shapes = shapes
+        self.info = EngineInfo(name="openvino", device="cpu", precision=precision, threads=self.threads)
+
+    @classmethod
+    def from_model(
+        cls, model: Any, precision: str = "fp32", threads: int | None = None, multiple: int = 16, max_side: int = 4096
+    ) -> OpenVinoEngine:
+        """Export ``model`` with dynamic height and width (up to ``max_side``) to a temporary file and compile it
+        (benchmarks and tests; ``build-engine --target openvino`` keeps a verified, cached one)."""
+        from .onnx_export import export_onnx
+
+        m = getattr(getattr(model, "config", None), "pad_multiple", multiple)
+        shapes = ShapeRange((1, 2 * m, 2 * m), (1, 256, 256), (1, max_side, max_side))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(model, Path(tmp) / "model.onnx", shapes, m)
+            return cls(path, shapes, precision, threads)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        self.check_batch(batch)
+        from .torch_engine import EngineError
+
+        (_, lo_h, lo_w), (hi_n, hi_h, hi_w) = self.shapes.min, self.shapes.max
+        n, _, h, w = batch.shape
+        if h > hi_h or w > hi_w:
+            raise EngineError(f"tile {h}x{w} is larger than this engine takes ({hi_h}x{hi_w}); pass a smaller --tile")
+        ph, pw = max(0, lo_h - h), max(0, lo_w - w)  # an image smaller than the smallest shape: edge-padded
+        if ph or pw:
+            batch = np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
+        outs = []
+        for i in range(0, n, hi_n):
+            res = self.request.infer({0: np.ascontiguousarray(batch[i : i + hi_n])})
+            outs.append(np.array(res[self.compiled.output(0)], dtype=np.float32, copy=True))
+        out = outs[0] if len(outs) == 1 else np.concatenate(outs)
+        return out[:, :, :h, :w]
+
+    def close(self) -> None:
+        self.request = None  # type: ignore[assignment]
+        self.compiled = None  # type: ignore[assignment]
