@@ -49,6 +49,9 @@ class EngineBase:
     def close(self) -> None:
         pass
 
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.infer(batch)
 

@@ -85,6 +85,8 @@ def export_onnx(model: nn.Module, path: Path, shapes: ShapeRange, multiple: int,
                     optimize=True,
                     verbose=False,
                 )
+                if program is None:
+                    raise ExportError("the exporter returned no program")
                 program.save(str(tmp), external_data=False)
             graph = onnx.load(str(tmp))
             onnx.checker.check_model(graph, full_check=True)

@@ -93,7 +93,6 @@ class TorchEngine(EngineBase):
         except (torch.OutOfMemoryError, MemoryError) as e:
             # torch.OutOfMemoryError is a RuntimeError, not a MemoryError: type it so the pipeline can
             # retry with fewer or smaller tiles
-            x = y = None  # noqa: F841  (drop the references before freeing the cache)
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             raise OutOfMemory(

@@ -13,16 +13,8 @@ import pytest
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
-STAGES = [
-    "nafnet",
-    "nafnet-ft",
-    "nafnet-reds",
-    "nafnet-reds-long",
-    "nafnet-deep",
-    "nafnet-real",
-    "nafnet-real-ft",
-    "uptimus",
-]
+STAGES = ["nafnet-real", "nafnet-real-ft", "nafnet-cross", "uptimus"]
+SUITE = ["reds", "gopro", "shake"]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
@@ -33,7 +25,15 @@ def recipe_args(tmp_path, stage, runs=None):
     fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done >> "$ARGS_LOG"\n')
     fake.chmod(0o755)
     shared, train = tmp_path / "shared", tmp_path / "traindata"
-    for d in ("shake", "video", "hcblur_1", "hcblur_2"):
+    for d in (
+        "shake",
+        "video",
+        "hcblur_1",
+        "hcblur_2",
+        "mix/hcblur_a",
+        "mix/real/reds_small_train_000",
+        "mix/real/reds_small_val_or_test_000",
+    ):
         (train / d).mkdir(parents=True, exist_ok=True)
     log = tmp_path / f"{stage}.args"
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log))
@@ -54,20 +54,33 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
     args, pairs = recipe_args(tmp_path, stage)
     calls = [i for i, a in enumerate(args) if a == "train"]
     assert len(calls) == 1
-    assert values(args, "--val") == [str(pairs / "reds_train_001")]
+    val = values(args, "--val")
+    if stage == "nafnet-cross":  # one set per blur kind, none of them trained on
+        assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
+        assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
+    else:
+        assert val == [str(pairs / "reds_train_001")]
     data = values(args, "--data")
     assert data and not any("train_001" in d for d in data), data
     assert len(values(args, "--steps")) == 1  # the schedule is part of the recipe, not left to the default
 
 
 def test_the_real_blur_mix_has_the_documented_shares(tmp_path):
-    args, pairs = recipe_args(tmp_path, "nafnet-reds")
+    args, pairs = recipe_args(tmp_path, "nafnet-real")
     data = Counter(values(args, "--data"))
     assert data[str(pairs / "reds_train_000")] == 30
     assert data[str(pairs / "gopro_avg_train")] == 8
     assert data[str(tmp_path / "traindata" / "hcblur_1")] == data[str(tmp_path / "traindata" / "hcblur_2")] == 1
     assert str(tmp_path / "traindata") not in data  # the synthetic root is split, not added whole
-    assert values(args, "--init") == [str(tmp_path / "runs" / "nafnet-ft" / "best.safetensors")]
+
+
+def test_the_cross_kind_mix_weights_each_kind(tmp_path):
+    args, _ = recipe_args(tmp_path, "nafnet-cross")
+    mix = tmp_path / "traindata" / "mix"
+    data = Counter(values(args, "--data"))
+    assert data[str(mix / "gopro240")] == 10 and data[str(mix / "real" / "reds_train_000")] == 150
+    assert data[str(mix / "bsds500")] == 1 and data[str(mix / "hcblur_a")] == 25
+    assert values(args, "--init") == [str(tmp_path / "runs" / "nafnet-real-ft" / "best.safetensors")]
 
 
 def test_the_warm_restart_starts_from_the_real_mix_run(tmp_path):
@@ -79,11 +92,11 @@ def test_the_warm_restart_starts_from_the_real_mix_run(tmp_path):
 
 def test_a_stage_with_a_checkpoint_resumes(tmp_path):
     runs = tmp_path / "runs"
-    (runs / "nafnet-reds-long").mkdir(parents=True)
-    (runs / "nafnet-reds-long" / "last.safetensors").write_bytes(b"")
-    args, _ = recipe_args(tmp_path, "nafnet-reds-long", runs)
+    (runs / "nafnet-cross").mkdir(parents=True)
+    (runs / "nafnet-cross" / "last.safetensors").write_bytes(b"")
+    args, _ = recipe_args(tmp_path, "nafnet-cross", runs)
     assert "--resume" in args
-    args, _ = recipe_args(tmp_path, "nafnet-reds")
+    args, _ = recipe_args(tmp_path, "nafnet-real")
     assert "--resume" not in args
 
 

@@ -55,7 +55,7 @@ def test_a_model_below_the_bar_is_refused_and_nothing_is_touched(tiny_weights, t
     out.write_bytes(b"the weights users have now")
     r = ship(tiny_weights, out)  # random weights: no gain on real blur
     assert r.returncode == 1
-    assert "not shipped: the bar is +1.0 dB" in r.stderr.splitlines()[-1]
+    assert "not shipped: reds gains" in r.stderr.splitlines()[-1] and "needs +1.00" in r.stderr
     assert out.read_bytes() == b"the weights users have now"
     assert sorted(p.name for p in out.parent.iterdir()) == ["nafnet-tiny.safetensors"]  # no candidate left
     card = json.loads(r.stdout)
@@ -85,3 +85,18 @@ def test_a_model_that_deblurs_ships_with_its_numbers(tmp_path):
     assert all(s["psnr"] > s["input_psnr"] for s in sets.values())
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["parameters"] == 1_991_923 and card["validation"]["pairs"] == 2
+    assert set(card["validation_suite"]) == {"reds"} and card["engine"]["name"] in ("openvino", "torch")
+
+
+def test_every_validation_set_has_its_own_target(tmp_path):
+    """Two kinds: one passes its target, the other misses it, so the model is refused and says which."""
+    out = tmp_path / "nafnet-small.safetensors"
+    if not SHIPPED.exists():
+        pytest.skip("no shipped default weights")
+    r = ship(SHIPPED, out, "--val", str(DATA / "gopro"), "--target", "reds=0.1", "--target", "gopro=9")
+    assert r.returncode == 1
+    card = json.loads(r.stdout)
+    assert set(card["validation_suite"]) == {"reds", "gopro"}
+    assert card["bar"]["targets"] == {"reds": 0.1, "gopro": 9.0}
+    assert [m.split()[0] for m in card["bar"]["misses"]] == ["gopro"]
+    assert not out.exists()

@@ -114,7 +114,10 @@ def add_noise(lin: np.ndarray, rng: np.random.Generator, read_sigma: float, shot
 
 def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+    out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if not ok or out is None:
+        raise ValueError(f"JPEG round trip at quality {quality} failed")
+    return out[:, :, ::-1]
 
 
 def degrade(

@@ -22,6 +22,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,7 +50,7 @@ class Pair:
     def name(self) -> str:
         if self.source is not None:
             return f"{self.group}[{self.index}]"
-        return f"{self.group}/{self.blur.name}"
+        return f"{self.group}/{self.blur.name if self.blur else '?'}"
 
 
 class ArraySource:
@@ -175,6 +176,7 @@ class PairLoader:
             if p.source is not None:
                 blur, sharp = np.asarray(p.source.x[p.index]), np.asarray(p.source.y[p.index])
             else:
+                assert p.blur is not None and p.sharp is not None  # a file pair
                 blur, sharp = _read_rgb(p.blur), _read_rgb(p.sharp)
         except (ImageError, OSError, ValueError) as e:
             log.warning("skipping pair %s: %s", p.name, e)
@@ -258,8 +260,9 @@ class BatchSource:
 
         self.loader, self.batch, self.patch, self.resize = loader, batch, patch, resize
         self.seed, self.rank = seed, rank
-        self.sampler = DistributedSampler(
-            range(len(loader)), num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False
+        indices: Any = range(len(loader))  # any sized sequence works as the sampler's dataset
+        self.sampler: DistributedSampler = DistributedSampler(
+            indices, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False
         )
         self._epoch: int | None = None
         self._order: list[int] = []
@@ -274,7 +277,8 @@ class BatchSource:
 
     def get(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step, self.rank])
-        blurs, sharps = [], []
+        blurs: list[np.ndarray] = []
+        sharps: list[np.ndarray] = []
         position = step * self.batch
         tries = 0
         while len(blurs) < self.batch:

@@ -83,6 +83,9 @@ def fft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class VGGPerceptual(nn.Module):
+    mean: torch.Tensor
+    std: torch.Tensor
+
     """L1 between VGG19 relu1_2 .. relu4_4 features of prediction and target."""
 
     LAYERS = (3, 8, 17, 26)
@@ -153,6 +156,7 @@ class CombinedLoss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         total = pred.new_zeros((), dtype=torch.float32)
         for w, name in self.terms:
-            fn = self.vgg if name == "vgg" else LOSSES[name]
+            fn = LOSSES[name] if name != "vgg" else self.vgg
+            assert fn is not None  # the vgg term builds self.vgg
             total = total + w * fn(pred.float(), target.float())
         return total

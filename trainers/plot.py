@@ -27,7 +27,12 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 
 def _panel(
-    title: str, xs: Sequence[float], ys: Sequence[float], colour: tuple[int, int, int], xmax: float, smooth: int = 1
+    title: str,
+    xs: Sequence[float],
+    ys: Sequence[float | None],
+    colour: tuple[int, int, int],
+    xmax: float,
+    smooth: int = 1,
 ) -> np.ndarray:
     img = np.full((H, W, 3), 255, np.uint8)
     left, right, bottom, top = MARGIN

@@ -168,7 +168,8 @@ def video_frames(path: str | Path) -> Iterator[tuple[np.ndarray, float | None]]:
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else None
+                tb = stream.time_base
+                t = float(frame.pts * tb) if frame.pts is not None and tb is not None else None
                 yield frame.to_ndarray(format="rgb24"), t
         except av.error.FFmpegError as e:
             raise SynthError(f"{path}: decoding failed: {e}") from None

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -263,6 +263,7 @@ class Trainer:
         from engines.torch_engine import resolve_device
 
         self.opts = o = opts.resolved()
+        assert o.loss is not None and o.batch is not None and o.lr is not None and o.weight_decay is not None
         if o.arch not in RECIPES:
             raise DeblurError(f"no training recipe for {o.arch!r}")
         self.device = resolve_device(o.device)
@@ -284,7 +285,7 @@ class Trainer:
             from deblurcli.models.transfer import BackboneError, load_backbone
 
             try:
-                self.backbone_source = load_backbone(self.model, o.backbone_weights)
+                self.backbone_source = load_backbone(cast(Any, self.model), o.backbone_weights)
             except BackboneError as e:
                 raise DeblurError(str(e)) from None
         if o.init:
@@ -417,7 +418,7 @@ class Trainer:
             rows = []
             for r in csv.DictReader(f):
                 rows.append({k: (float(v) if v not in ("", None) else None) for k, v in r.items()})
-                rows[-1]["step"] = int(rows[-1]["step"])
+                rows[-1]["step"] = int(rows[-1]["step"] or 0)
         return rows
 
     # -- checkpoints ------------------------------------------------------------------------------
@@ -437,7 +438,7 @@ class Trainer:
             "loss": o.loss,
             "seed": str(o.seed),
             "patch": str(o.patch),
-            "batch": str(o.batch * self.dist.world),
+            "batch": str((o.batch or 0) * self.dist.world),
             "backbone": self.backbone_source,
             "val_psnr": f"{last_val['val_psnr']:.4f}" if last_val else None,
             "val_ssim": f"{last_val['val_ssim']:.4f}" if last_val else None,
@@ -519,13 +520,14 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------
     def train_step(self) -> float:
         o = self.opts
+        assert o.lr is not None and o.warmup is not None and o.freeze_steps is not None
         lr = lr_at(self.step, o.lr, o.steps, o.warmup, o.min_lr)
         for g in self.opt.param_groups:
             g["lr"] = lr
         if hasattr(self.model, "freeze_backbone"):
             frozen = self.step < o.freeze_steps
             if frozen != getattr(self.model, "backbone_frozen", False):
-                self.model.freeze_backbone(frozen)
+                getattr(self.model, "freeze_backbone")(frozen)  # noqa: B009
         self.net.train()
         if hasattr(self.model, "freeze_backbone"):
             self.model.train()

@@ -98,5 +98,10 @@ def validate_sets(
         p, ss, ip, iss = score_pairs(d.process, s.pairs[:limit], with_input=s.input_psnr is None)
         if s.input_psnr is None:
             s.input_psnr, s.input_ssim = ip, iss
-        res.sets[s.name] = {"psnr": p, "ssim": ss, "input_psnr": s.input_psnr, "input_ssim": s.input_ssim}
+        res.sets[s.name] = {
+            "psnr": p,
+            "ssim": ss,
+            "input_psnr": float(s.input_psnr),
+            "input_ssim": float(s.input_ssim or 0.0),
+        }
     return res

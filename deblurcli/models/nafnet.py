@@ -120,8 +120,9 @@ class NAFNet(nn.Module):
         levels += [(self.middle, 2 ** len(self.encoders))]
         levels += [(dec, 2 ** (len(self.decoders) - 1 - i)) for i, dec in enumerate(self.decoders)]
         for stage, scale in levels:
-            for block in stage:
-                block.window = max(1, window // scale) if window else 0
+            for block in stage.children():
+                if isinstance(block, NAFBlock):
+                    block.window = max(1, window // scale) if window else 0
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         x, h, w = pad_to_multiple(inp, self.config.pad_multiple)

@@ -49,6 +49,9 @@ class TransferUNet(nn.Module):
     arch = "transfer"
     backbone_files: tuple[str, ...] = ()  # torchvision's file names, for the hub cache
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self,
         backbone: nn.Sequential,
@@ -61,16 +64,15 @@ class TransferUNet(nn.Module):
         super().__init__()
         for m in backbone.modules():  # no in-place activations: clean ONNX graphs, safe taps
             if hasattr(m, "inplace"):
-                m.inplace = False
+                setattr(m, "inplace", False)  # noqa: B010
         self.backbone = backbone
         self.taps = tuple(taps)
         self.multiple = multiple
         skips = list(tap_channels[:-1])
+        self.stem: DoubleConv | None = None
         if full_res_stem:
             self.stem = DoubleConv(3, decoder[-1])
             skips = [decoder[-1]] + skips
-        else:
-            self.stem = None
         if len(decoder) != len(skips):
             raise ValueError(f"need {len(skips)} decoder widths, got {len(decoder)}")
         self.ups = nn.ModuleList()

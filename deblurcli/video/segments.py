@@ -67,8 +67,8 @@ class SegmentWriter:
 
     def __init__(self, parts: Path, manifest: Manifest, info: VideoInfo, opts: VideoOptions, pix_fmt: str) -> None:
         self.parts, self.manifest, self.info, self.opts, self.pix_fmt = parts, manifest, info, opts, pix_fmt
-        self.container = None
-        self.stream = None
+        self.container: Any = None
+        self.stream: Any = None
         self.count = 0
         self.first_index = 0
 

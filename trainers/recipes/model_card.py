@@ -17,6 +17,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "deblurcli" / "weights"
@@ -35,7 +36,7 @@ SHIP = (
     '        --command "{command}"'
 )
 
-ABOUT = {
+ABOUT: dict[str, dict[str, Any]] = {
     "nafnet-small": {
         "title": "`nafnet-small` (the default)",
         "intro": "`deblurcli folder DIR` with no `-m` and no `--weights` uses it; `deblurcli models` lists it.",
@@ -67,7 +68,7 @@ ABOUT = {
 }
 
 
-def render(name: str, card: dict, size_mb: float) -> str:
+def render(name: str, card: dict[str, Any], size_mb: float) -> str:
     about = ABOUT[name]
     v, b = card["validation"], card["bar"]
     gain = v["psnr"] - v["input_psnr"]
