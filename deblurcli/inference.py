@@ -80,7 +80,7 @@ def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
 
 # On a CPU, without --tile: whole frames up to about 1080p (faster than tiles, and no seams), larger images
 # in tiles of 1024 px (6% overlap work), which bounds memory (benchmarks/cpu_backends.py, README "Speed")
-CPU_TILE = 1024
+CPU_TILE = 512
 FRAME_PIXELS = 2_200_000
 
 

@@ -74,25 +74,35 @@ class Deblurrer:
         )
 
     def run(self, rgb: np.ndarray, on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """(3, H, W) float32 in [0, 1] -> the same, deblurred and clipped.
+        """(3, H, W) float32 in [0, 1] -> the same, deblurred and clipped."""
+        out = self._tiled(rgb, None, None, on_batch)
+        assert out is not None
+        return np.clip(out, 0.0, 1.0, out=out)
 
-        When the engine runs out of memory, retry as chaiNNer does: halve the batch, then the tile (down to
-        the smallest tile the model takes), and keep the smaller setting for the next images; say so once.
-        A static-shape engine cannot change its tile, so there only the batch shrinks.
+    def _tiled(
+        self, image: np.ndarray, scale: float | None, emit: Any, on_batch: Callable[[int, int], None] | None
+    ) -> np.ndarray | None:
+        """The tiler with the out-of-memory fallback.
+
+        When the engine runs out of memory, retry as chaiNNer does: give up whole frames, halve the batch, then
+        the tile (down to the smallest tile the model takes), and keep the smaller setting for the next images;
+        say so once. A static-shape engine cannot change its tile, so there only the batch shrinks.
         """
+        size = image.shape[1:] if scale is None else image.shape[:2]
         while True:
             try:
-                out = tiled_apply(
-                    rgb,
+                return tiled_apply(
+                    image,
                     self.engine,
-                    self.tile_for(rgb.shape[1:]),
+                    self.tile_for(size),
                     self.overlap,
                     self.multiple,
                     self.batch,
                     self.fixed_shape,
                     on_batch,
+                    scale=scale,
+                    emit=emit,
                 )
-                return np.clip(out, 0.0, 1.0, out=out)
             except OutOfMemory as e:
                 if not self._shrink():
                     raise OutOfMemory(f"{e}; still out of memory at batch 1 and tile {self.tile}") from None
@@ -129,15 +139,32 @@ class Deblurrer:
         return True
 
     def process(self, pixels: np.ndarray, on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Deblur an image as read by :func:`deblurcli.images.read_image`."""
-        x, scale = to_planar(pixels)
+        """Deblur an image as read by :func:`deblurcli.images.read_image`: the same shape and dtype out.
+
+        Tiles are cut from the integer image and finished rows written straight into the integer output, so
+        the only full-size buffers are the input and the output (see :func:`deblurcli.tiling.tiled_apply`).
+        """
+        if pixels.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"unsupported sample type {pixels.dtype}")
+        if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))):
+            raise ValueError(f"unsupported image shape {pixels.shape}")
+        scale = 255.0 if pixels.dtype == np.uint8 else 65535.0
         gray = pixels.ndim == 2
-        y = self.run(x, on_batch)
-        if gray:
-            y = np.tensordot(_LUMA, y, axes=1)
-        else:
-            y = y.transpose(1, 2, 0)
-        out = np.rint(y * scale).astype(pixels.dtype)
+        src = pixels[:, :, None] if gray else pixels[:, :, :3]
+        out = np.empty_like(pixels)
         if not gray and pixels.shape[2] == 4:
-            out = np.concatenate([out, pixels[:, :, 3:]], axis=2)
+            out[:, :, 3] = pixels[:, :, 3]  # alpha passes through
+
+        def emit(lo: int, hi: int, rows: np.ndarray) -> None:
+            rows = np.clip(rows, 0.0, 1.0, out=rows if rows.flags.writeable and rows.base is None else None)
+            if gray:
+                rows = np.tensordot(_LUMA, rows, axes=1)
+            np.multiply(rows, scale, out=rows)
+            np.rint(rows, out=rows)
+            if gray:
+                out[lo:hi] = rows
+            else:
+                out[lo:hi, :, :3] = rows.transpose(1, 2, 0)
+
+        self._tiled(src, scale, emit, on_batch)
         return out

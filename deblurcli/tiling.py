@@ -151,6 +151,9 @@ def pad_index(size: int, padded: int) -> np.ndarray:
     return np.pad(idx, (0, padded - size), mode="edge" if size == 1 else "reflect")
 
 
+Emit = Callable[[int, int, np.ndarray], None]
+
+
 def tiled_apply(
     image: np.ndarray,
     fn: BatchFn,
@@ -160,50 +163,58 @@ def tiled_apply(
     batch: int = 1,
     fixed: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
-) -> np.ndarray:
-    """Run ``fn`` over tiles of a (C, H, W) image and blend the results.
+    *,
+    scale: float | None = None,
+    emit: Emit | None = None,
+) -> np.ndarray | None:
+    """Run ``fn`` over tiles of an image and blend the results.
 
-    ``fn`` maps an (N, C, th, tw) array to an array of the same shape and
-    dtype family. The result is (C, H, W) in the input's dtype for floating
-    input, float32 otherwise. ``on_batch(done, total)`` reports progress in
-    tiles. Memory: tiles are cut through index maps (no padded copy of the
-    image) and blended one row of tiles at a time in a float64 band, finished
-    rows going straight to the output, so big images need the output plus
-    about one band of tiles, not three full-size float64 frames.
+    ``image`` is (C, H, W) floating point, or, with ``scale``, an (H, W, C) integer image (C = 1 or 3) whose
+    tiles are cut, converted to float32 / ``scale`` and broadcast to 3 channels one at a time, so no float
+    copy of the whole image is made. ``fn`` maps an (N, C, th, tw) array to one of the same shape.
+    ``emit(top, bottom, rows)`` receives the finished rows, (C, bottom - top, W), as soon as no later tile
+    touches them; without it the rows are gathered into the returned (C, H, W) array (the input's dtype for
+    floating input, float32 otherwise). ``on_batch(done, total)`` reports progress in tiles. Tiles are
+    blended one row of tiles at a time in a float64 band, so memory is one band, not full-size frames.
     """
-    if image.ndim != 3:
-        raise ValueError(f"expected a (C, H, W) array, got shape {image.shape}")
+    cut = _cutter(image, scale)
+    c, h, w = cut.shape
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    c, h, w = image.shape
     plan = plan_tiles(h, w, tile, overlap, multiple, fixed)
-    dtype = image.dtype if np.issubdtype(image.dtype, np.floating) else np.float32
     rows, cols = pad_index(h, plan.height.padded), pad_index(w, plan.width.padded)
     th, tw = plan.tile_shape
+    result = None
+    if emit is None:
+        dtype = image.dtype if scale is None and np.issubdtype(image.dtype, np.floating) else np.float32
+        result = np.empty((c, h, w), dtype=dtype)
+
+        def emit(lo: int, hi: int, rows_: np.ndarray) -> None:
+            result[:, lo:hi] = rows_
+
     if len(plan) == 1:  # one tile (a whole frame): no blending at all
-        out = np.asarray(fn(image[:, rows][:, :, cols][None]))
+        out = np.asarray(fn(cut(rows, cols)[None]))
         _check(out, (1, c, th, tw))
         if on_batch is not None:
             on_batch(1, 1)
-        return np.ascontiguousarray(out[0, :, :h, :w], dtype=dtype)
-    result = np.empty((c, h, w), dtype=dtype)
+        emit(0, h, out[0, :, :h, :w])
+        return result
     wy, wx = axis_weights(plan.height), axis_weights(plan.width)
     starts = plan.height.starts
-    band_top, band = 0, np.zeros((c + 1, 0, plan.width.padded))  # channels + the weight sum
+    # rows y .. y + th of the padded image (every row above y is finished when the row of tiles at y starts):
+    # the blended channels and the weight sum
+    band = np.zeros((c + 1, th, plan.width.padded))
     done = 0
     for k, y in enumerate(starts):
-        bottom = y + th
-        if bottom - band_top > band.shape[1]:
-            band = np.concatenate([band, np.zeros((c + 1, bottom - band_top - band.shape[1], band.shape[2]))], 1)
-        src = image[:, rows[y:bottom]]
+        bottom, band_top = y + th, y
         xs = list(plan.width.starts)
         for i in range(0, len(xs), batch):
             chunk = xs[i : i + batch]
-            tiles = np.stack([src[:, :, cols[x : x + tw]] for x in chunk])
+            tiles = np.stack([cut(rows[y:bottom], cols[x : x + tw]) for x in chunk])
             out = np.asarray(fn(tiles))
             _check(out, tiles.shape)
             for x, t in zip(chunk, out):
-                wt = np.outer(wy[k], wx[plan.width.starts.index(x)])
+                wt = np.outer(wy[k], wx[xs.index(x)])
                 band[:c, y - band_top : bottom - band_top, x : x + tw] += t * wt
                 band[c, y - band_top : bottom - band_top, x : x + tw] += wt
             done += len(chunk)
@@ -212,10 +223,37 @@ def tiled_apply(
         final = starts[k + 1] if k + 1 < len(starts) else plan.height.padded  # no later tile reaches above
         lo, hi = band_top, min(final, h)
         if hi > lo:
-            result[:, lo:hi] = (band[:c, : hi - lo, :w] / band[c, : hi - lo, :w]).astype(dtype)
-        band = band[:, final - band_top :]
-        band_top = final
+            emit(lo, hi, band[:c, : hi - lo, :w] / band[c, : hi - lo, :w])
+        keep = bottom - final  # rows the next row of tiles also covers
+        if keep > 0:
+            band[:, :keep] = band[:, final - band_top : th]
+        band[:, max(keep, 0) :] = 0
     return result
+
+
+class _Cutter:
+    """Cuts (C, th, tw) float tiles out of the image through row and column index maps."""
+
+    def __init__(self, image: np.ndarray, scale: float | None) -> None:
+        self.image, self.scale = image, scale
+        if scale is None:
+            if image.ndim != 3:
+                raise ValueError(f"expected a (C, H, W) array, got shape {image.shape}")
+            self.shape = image.shape
+        else:
+            if image.ndim != 3 or image.shape[2] not in (1, 3):
+                raise ValueError(f"expected an (H, W, 1 or 3) integer image, got shape {image.shape}")
+            self.shape = (3, image.shape[0], image.shape[1])
+
+    def __call__(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        if self.scale is None:
+            return self.image[:, rows][:, :, cols]
+        t = self.image[rows][:, cols].transpose(2, 0, 1).astype(np.float32) / np.float32(self.scale)
+        return np.broadcast_to(t, (3, *t.shape[1:])) if t.shape[0] == 1 else t
+
+
+def _cutter(image: np.ndarray, scale: float | None) -> _Cutter:
+    return _Cutter(image, scale)
 
 
 def _check(out: np.ndarray, shape: tuple[int, ...]) -> None:

@@ -209,3 +209,21 @@ def test_torch_engine_types_cuda_out_of_memory(monkeypatch):
     eng = TorchEngine(Boom(), device="cpu")
     with pytest.raises(OutOfMemory, match="batch of 1 tile"):
         eng.infer(np.zeros((1, 3, 32, 32), np.float32))
+
+
+def test_big_image_memory_is_the_input_the_output_and_one_band():
+    """A 12 MP photo through the pipeline in 512 px tiles: numpy's peak is the uint8 input and output plus
+    one float64 band of tiles (no full-size float copies: those alone would be 36M x 4 x 3 bytes and more)."""
+    import tracemalloc
+
+    from deblurcli.pipeline import Deblurrer
+
+    img = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
+    d = Deblurrer(lambda b: b.copy(), tile=512, overlap=32, multiple=16)
+    tracemalloc.start()
+    out = d.process(img)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert np.array_equal(out, img)  # identity, exactly, through integer tiles
+    band = 4 * (512 + 512) * 4000 * 8  # channels + weights, at most two tile rows, float64
+    assert peak < img.nbytes + band + 60e6, peak / 1e6  # the output, tiles in flight and temporaries: < 60 MB
