@@ -175,6 +175,7 @@ def test_models_lists_every_registered_variant():
     assert table.exit_code == 0 and "GMACs/MP" in table.output and "uptimus" in table.output
 
 
+@pytest.mark.slow
 def test_convert_study_checkpoint_and_use_it_without_m(tmp_path):
     dst = tmp_path / "uptimus.safetensors"
     r = run("convert", SEED, dst, "--half")
@@ -223,6 +224,7 @@ def _psnr(a, b):
     return psnr(a, b)
 
 
+@pytest.mark.slow
 def test_study_checkpoint_deblurs_a_real_folder_end_to_end(tmp_path):
     """The study's Uptimus on real REDS blur: right sizes, plausible PSNR.
 

@@ -72,6 +72,7 @@ def test_force_ships_and_records_the_failure(tiny_weights, tmp_path):
     assert json.loads(out.with_suffix(".json").read_text())["bar"]["passed"] is False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped default weights")
 def test_a_model_that_deblurs_ships_with_its_numbers(tmp_path):
     out = tmp_path / "nafnet-small.safetensors"
@@ -88,6 +89,7 @@ def test_a_model_that_deblurs_ships_with_its_numbers(tmp_path):
     assert set(card["validation_suite"]) == {"reds"} and card["engine"]["name"] in ("openvino", "torch")
 
 
+@pytest.mark.slow
 def test_every_validation_set_has_its_own_target(tmp_path):
     """Two kinds: one passes its target, the other misses it, so the model is refused and says which."""
     out = tmp_path / "nafnet-small.safetensors"

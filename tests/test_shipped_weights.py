@@ -20,6 +20,7 @@ from deblurcli.metrics import psnr
 from .conftest import DATA, ROOT, SHARED
 from .helpers import run
 
+pytestmark = pytest.mark.slow  # real models on real pairs
 SHIPPED = sorted(PACKAGE_WEIGHTS.glob("*.safetensors"))
 VAL = SHARED / "data" / "pairs" / "reds_train_001"
 # Per-frame gain of the shipped default model through `deblurcli folder` (fp16 file, default tile 256/32),
