@@ -19,8 +19,9 @@ from deblurcli.catalog import ENGINE_NAMES as CHOICES
 from deblurcli.errors import DeblurError
 
 from .base import EngineBase
-from .build import build, engine_key, missing_engine_message, open_engine
+from .build import build, engine_key, open_engine
 from .cache import find_engine, plan_shapes
+from .targets import frame_range, missing_engine_message, resolve_precision
 from .torch_engine import EngineError, TorchEngine
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,6 @@ def _openvino(
     loaded: Any, precision: str, threads: int | None, tile: int, batch: int, engine_dir: Path | None
 ) -> Selected:
     """The verified OpenVINO engine for this model (any tile size up to its range), built on first use."""
-    from .build import frame_range, resolve_precision
-
     precision = resolve_precision("openvino", precision)
     shapes = plan_shapes(tile, batch, loaded.pad_multiple, frame_range(tile, loaded.pad_multiple))
     key = engine_key(loaded, "openvino", shapes, precision, "cpu")

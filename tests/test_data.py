@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from trainers.data import BatchSource, DataError, PairLoader, augment_pair, find_pairs, iterate_pairs, split_by_group
+from trainers.batches import BatchSource
+from trainers.data import DataError, PairLoader, augment_pair, find_pairs, iterate_pairs, split_by_group
 
 from .conftest import DATA, SHARED
 

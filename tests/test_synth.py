@@ -8,7 +8,6 @@ import pytest
 
 from trainers.camera import boost_highlights, convolve, decode, encode
 from trainers.synth import (
-    average_frames,
     blur_with_kernel,
     linear_to_srgb,
     psnr_u8,
@@ -16,6 +15,7 @@ from trainers.synth import (
     srgb_to_linear,
     to_uint8,
 )
+from trainers.synth_video import average_frames
 
 from .conftest import DATA, SHARED
 from .helpers import one_line_error, run

@@ -131,17 +131,8 @@ def synth(
     import numpy as np
 
     from trainers.camera import Camera
-    from trainers.synth import (
-        ShakeOptions,
-        SynthError,
-        Writer,
-        folder_frames,
-        load_kernels,
-        parse_window,
-        synth_from_frames,
-        synth_shake,
-        video_frames,
-    )
+    from trainers.synth import ShakeOptions, SynthError, Writer, load_kernels, synth_shake
+    from trainers.synth_video import folder_frames, parse_window, synth_from_frames, video_frames
 
     if (out / "pairs.json").exists() and not force:
         raise fail(f"{out} already holds synthetic pairs; pass --force or choose another OUT")
