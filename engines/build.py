@@ -153,27 +153,15 @@ def build(
     say: Callable[[str], None] = log.info,
 ) -> BuildResult:
     """Build, verify and cache an engine; reuse a matching verified one unless ``force``."""
-    from deblurcli.pipeline import Deblurrer
-
-    from .verify import load_images, verify
+    from .verify import Verification, load_images
 
     if target not in TARGETS:
         raise EngineError(f"unknown target {target!r} (use {' or '.join(TARGETS)})")
     backend = TARGETS[target]
     precision = resolve_precision(backend, precision)
-    if backend == "tensorrt":
-        from .trt_engine import require_tensorrt
-
-        require_tensorrt()
-        device = device if device.startswith("cuda") else "cuda:0"
-    elif backend == "openvino":
-        device = _openvino_device(device, precision)
-        dynamic = dynamic or frame_range(tile, loaded.pad_multiple)
-    else:
-        device = _ort_device(device, precision)
-    multiple = loaded.pad_multiple
+    device, dynamic = _target_device(backend, device, precision, dynamic, tile, loaded.pad_multiple)
     try:
-        shapes = plan_shapes(tile, batch, multiple, dynamic)
+        shapes = plan_shapes(tile, batch, loaded.pad_multiple, dynamic)
     except ValueError as e:
         raise EngineError(str(e)) from None
     key = engine_key(loaded, backend, shapes, precision, device, opset)
@@ -182,8 +170,6 @@ def build(
     existing = find_engine(key, out_dir)
     if existing and not force:
         info = read_sidecar(existing) or {}
-        from .verify import Verification
-
         v = Verification(threshold=info.get("verification", {}).get("threshold_db", 0.0))
         return BuildResult(existing, key, v, 0.0, reused=True)
     try:
@@ -195,39 +181,72 @@ def build(
     except (OSError, ValueError, DeblurError) as e:
         raise EngineError(f"cannot verify: {e}") from None
     t0 = time.perf_counter()
-    onnx_path = path.with_name(path.name + ".export.onnx") if backend == "tensorrt" else path
-    say(f"exporting {loaded.arch} ({loaded.variant}) to ONNX opset {opset}, tiles {shapes.tag()}")
+    _export_and_compile(loaded, key, path, out_dir, opset, say)
+    seconds = time.perf_counter() - t0
+    say(f"verifying against PyTorch on {len(images)} real images")
+    result, record = _verify(loaded, key, path, device, threads, overlap, images)
+    record.update(build_seconds=round(seconds, 2), weights_file=str(loaded.weights))
+    write_sidecar(path, key, {**record, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    return BuildResult(path, key, result, seconds)
+
+
+def _target_device(
+    backend: str, device: str, precision: str, dynamic: str | None, tile: int, multiple: int
+) -> tuple[str, str | None]:
+    """The device a target builds for, and its shape range (OpenVINO engines always take a range)."""
+    if backend == "tensorrt":
+        from .trt_engine import require_tensorrt
+
+        require_tensorrt()
+        return (device if device.startswith("cuda") else "cuda:0"), dynamic
+    if backend == "openvino":
+        return _openvino_device(device, precision), dynamic or frame_range(tile, multiple)
+    return _ort_device(device, precision), dynamic
+
+
+def _export_and_compile(
+    loaded: Any, key: EngineKey, path: Path, out_dir: Path, opset: int, say: Callable[[str], None]
+) -> None:
+    """ONNX export (the engine itself for ONNX Runtime and OpenVINO), then a TensorRT plan where asked."""
+    trt = key.backend == "tensorrt"
+    onnx_path = path.with_name(path.name + ".export.onnx") if trt else path
+    say(f"exporting {loaded.arch} ({loaded.variant}) to ONNX opset {opset}, tiles {key.shapes.tag()}")
     try:
-        export_onnx(loaded.model, onnx_path, shapes, multiple, opset)
-        if backend == "tensorrt":
+        export_onnx(loaded.model, onnx_path, key.shapes, loaded.pad_multiple, opset)
+        if trt:
             from .trt_engine import build_engine
 
-            say(f"building a TensorRT {precision} engine (minutes; the timing cache makes rebuilds faster)")
-            build_engine(onnx_path, path, shapes, precision, out_dir / f"timing-{key.device_slug()}.cache")
+            say(f"building a TensorRT {key.precision} engine (minutes; the timing cache makes rebuilds faster)")
+            build_engine(onnx_path, path, key.shapes, key.precision, out_dir / f"timing-{key.device_slug()}.cache")
     except Exception:
         for p in (path, onnx_path):
             p.unlink(missing_ok=True)
         raise
     finally:
-        if backend == "tensorrt":
+        if trt:
             onnx_path.unlink(missing_ok=True)
-    seconds = time.perf_counter() - t0
-    say(f"verifying against PyTorch on {len(images)} real images")
-    t = shapes.opt[1]
-    ov = loaded.config.overlap if overlap is None else overlap
-    ov = min(ov, t // 2)
-    fixed = backend != "openvino"  # OpenVINO takes every size in its range: verify whole images
+
+
+def _verify(
+    loaded: Any, key: EngineKey, path: Path, device: str, threads: int | None, overlap: int | None, images: list
+) -> tuple[Any, dict[str, Any]]:
+    """The engine against PyTorch on real images through one tile plan; a failing engine is deleted."""
+    from deblurcli.pipeline import Deblurrer
+
+    from .verify import verify
+
+    t, multiple, batch = key.shapes.opt[1], loaded.pad_multiple, key.shapes.opt[0]
+    ov = min(loaded.config.overlap if overlap is None else overlap, t // 2)
+    fixed = key.backend != "openvino"  # OpenVINO takes every size in its range: verify whole images
+    ref_device = "cpu" if key.backend in ("onnxruntime", "openvino") and device == "cpu" else device
     try:
-        engine = open_engine(path, key, device, threads)
         with (
-            engine,
-            TorchEngine(
-                loaded.model, device="cpu" if backend == "onnxruntime" and device == "cpu" else device, threads=threads
-            ) as ref,
+            open_engine(path, key, device, threads) as engine,
+            TorchEngine(loaded.model, device=ref_device, threads=threads) as ref,
         ):
-            run = Deblurrer(engine, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=fixed)
-            run_ref = Deblurrer(ref, tile=t, overlap=ov, multiple=multiple, batch=shapes.opt[0], fixed_shape=fixed)
-            result = verify(run.run, run_ref.run, images, precision)
+            run = Deblurrer(engine, tile=t, overlap=ov, multiple=multiple, batch=batch, fixed_shape=fixed)
+            run_ref = Deblurrer(ref, tile=t, overlap=ov, multiple=multiple, batch=batch, fixed_shape=fixed)
+            result = verify(run.run, run_ref.run, images, key.precision)
     except Exception:
         path.unlink(missing_ok=True)
         raise
@@ -236,20 +255,7 @@ def build(
         sidecar(path).unlink(missing_ok=True)
         raise EngineError(
             f"verification failed: the engine's output is {result.worst:.1f} dB from PyTorch's, "
-            f"below the {result.threshold:.0f} dB needed for {precision}; engine deleted"
+            f"below the {result.threshold:.0f} dB needed for {key.precision}; engine deleted"
         )
-    write_sidecar(
-        path,
-        key,
-        {
-            "verified": True,
-            "verification": result.to_dict(),
-            "build_seconds": round(seconds, 2),
-            "weights_file": str(loaded.weights),
-            "tile": t,
-            "overlap": ov,
-            "pad_multiple": multiple,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        },
-    )
-    return BuildResult(path, key, result, seconds)
+    record = {"verified": True, "verification": result.to_dict(), "tile": t, "overlap": ov, "pad_multiple": multiple}
+    return result, record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -122,36 +123,13 @@ from .progress import _progress_printer
 @handle_errors
 def train(
     arch: str,
-    data: tuple[Path, ...],
-    val: tuple[Path, ...],
-    val_fraction: float,
-    val_max: int,
-    out: Path | None,
     variant: str | None,
-    steps: int,
-    batch: int | None,
-    patch: int | None,
-    resize: int | None,
-    lr: float | None,
-    min_lr: float,
-    weight_decay: float | None,
-    loss: str | None,
-    warmup: int | None,
-    clip: float,
-    ema: float,
-    seed: int,
-    save_every: int,
-    val_every: int,
+    out: Path | None,
     resume: bool,
-    init: Path | None,
-    freeze_steps: int | None,
-    backbone_weights: Path | None,
-    blur_dir: str,
-    device: str,
-    threads: int | None,
     no_amp: bool,
     time_limit: str | None,
     quiet: bool,
+    **options: Any,
 ) -> None:
     """Train ARCH on blurry/sharp pairs, with checkpoints you can resume.
 
@@ -179,36 +157,13 @@ def train(
     logging.getLogger("deblurcli.train").setLevel(logging.WARNING if quiet else logging.INFO)
     opts = TrainOptions(
         arch=arch,
-        data=list(data),
-        out=out,
         variant=vname,
-        val=list(val),
-        val_fraction=val_fraction,
-        val_max=val_max,
-        steps=steps,
-        batch=batch,
-        patch=patch,
-        resize=resize,
-        lr=lr,
-        min_lr=min_lr,
-        weight_decay=weight_decay,
-        loss=loss,
-        warmup=warmup,
-        clip=clip,
-        ema=ema,
-        seed=seed,
-        save_every=save_every,
-        val_every=val_every,
+        out=out,
         resume=resume,
-        init=init,
-        freeze_steps=freeze_steps,
-        backbone_weights=backbone_weights,
-        device=device,
-        threads=threads,
         amp=not no_amp,
-        blur_dir=blur_dir,
         quiet=quiet,
         time_limit=parse_duration(time_limit) if time_limit else None,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},  # type: ignore[arg-type]
     )
     prog, update = _progress_printer(quiet, 50)
     trainer = Trainer(opts, progress=None)
@@ -216,30 +171,35 @@ def train(
         trainer.progress = update
         (out / "run.json").write_text(json.dumps(trainer.opts.to_json(), indent=2) + "\n")
         if not quiet:
-            o = trainer.opts
-            click.echo(
-                f"{arch} ({vname}): {len(trainer.train_pairs)} training pairs, {len(trainer.val_pairs)} "
-                f"validation pairs; loss {o.loss}, lr {o.lr:g}, batch {o.batch}x{trainer.dist.world}, "
-                f"patch {o.resize and f'resize {o.resize}' or o.patch}; steps {trainer.step}->{o.steps} -> {out}",
-                err=True,
-            )
+            _announce(trainer, out)
     if prog is not None and trainer.dist.main:
         with prog:
             result = trainer.run()
     else:
         result = trainer.run()
-    if not trainer.dist.main:
-        return
+    if trainer.dist.main:
+        _report(result, trainer.opts.steps, out, quiet)
+
+
+def _announce(trainer: Any, out: Path) -> None:
+    o = trainer.opts
+    click.echo(
+        f"{o.arch} ({o.variant}): {len(trainer.train_pairs)} training pairs, {len(trainer.val_pairs)} "
+        f"validation pairs; loss {o.loss}, lr {o.lr:g}, batch {o.batch}x{trainer.dist.world}, "
+        f"patch {o.resize and f'resize {o.resize}' or o.patch}; steps {trainer.step}->{o.steps} -> {out}",
+        err=True,
+    )
+
+
+def _report(result: dict[str, Any], steps: int, out: Path, quiet: bool) -> None:
+    """The run's last line; exit 130 when Ctrl-C stopped it."""
+    last = out / "last.safetensors"
     if result["interrupted"]:
-        click.echo(
-            f"interrupted at step {result['steps']}; saved {out / 'last.safetensors'}; continue with --resume", err=True
-        )
+        click.echo(f"interrupted at step {result['steps']}; saved {last}; continue with --resume", err=True)
         sys.exit(130)
     if result["timed_out"]:
         click.echo(
-            f"time limit reached at step {result['steps']} of {trainer.opts.steps}; saved "
-            f"{out / 'last.safetensors'}; continue with --resume",
-            err=True,
+            f"time limit reached at step {result['steps']} of {steps}; saved {last}; continue with --resume", err=True
         )
         return
     if not quiet:
