@@ -114,24 +114,36 @@ def plan_folder(
         raise DeblurError(f"no images ({', '.join(e.lstrip('.') for e in IMAGE_EXTS)}) in {input_dir} {what}".rstrip())
 
     clean_stale(output_dir, recursive=True)  # temporaries of a killed run: never outputs, never left behind
+    tasks, decided, existing = _map_outputs(images, input_dir, output_dir, src_root, fmt, skip_existing, overwrite)
+    if existing:
+        raise DeblurError(
+            f"{len(existing)} output(s) already exist in {output_dir} (e.g. {existing[0].name}); "
+            "pass --skip-existing to resume or --overwrite to replace them"
+        )
+    return output_dir, tasks, decided
+
+
+def _map_outputs(
+    images: list[Path],
+    input_dir: Path,
+    output_dir: Path,
+    src_root: Path,
+    fmt: str,
+    skip_existing: bool,
+    overwrite: bool,
+) -> tuple[list[Task], list[FileResult], list[Path]]:
+    """Each input's output: tasks to run, results already decided (skipped, collisions), outputs in the way."""
     tasks: list[Task] = []
     decided: list[FileResult] = []
     claimed: dict[Path, Path] = {}
     existing = []
     for src in images:
-        rel = src.relative_to(input_dir)
         ext = src.suffix if fmt == "same" else "." + fmt
-        dst = output_dir / rel.with_suffix(ext)
+        dst = output_dir / src.relative_to(input_dir).with_suffix(ext)
         key = dst.resolve()
         if key in claimed:
-            decided.append(
-                FileResult(
-                    str(src),
-                    str(dst),
-                    "failed",
-                    error=f"its output name is already taken by {claimed[key].name}; use --format same",
-                )
-            )
+            taken = f"its output name is already taken by {claimed[key].name}; use --format same"
+            decided.append(FileResult(str(src), str(dst), "failed", error=taken))
             continue
         claimed[key] = src
         if _is_within(key, src_root) or key == src.resolve():
@@ -144,12 +156,7 @@ def plan_folder(
             if not overwrite:
                 existing.append(dst)
         tasks.append(Task(src, dst))
-    if existing:
-        raise DeblurError(
-            f"{len(existing)} output(s) already exist in {output_dir} (e.g. {existing[0].name}); "
-            "pass --skip-existing to resume or --overwrite to replace them"
-        )
-    return output_dir, tasks, decided
+    return tasks, decided, existing
 
 
 def process_file(task: Task, deblurrer: Deblurrer, on_batch: Callable[[int, int], None] | None = None) -> FileResult:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -199,6 +200,25 @@ def tiled_apply(
             on_batch(1, 1)
         emit(0, h, out[0, :, :h, :w])
         return result
+    _blend(plan, cut, fn, rows, cols, batch, c, h, w, emit, on_batch)
+    return result
+
+
+def _blend(
+    plan: TilePlan,
+    cut: Any,
+    fn: BatchFn,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    batch: int,
+    c: int,
+    h: int,
+    w: int,
+    emit: Emit,
+    on_batch: Callable[[int, int], None] | None,
+) -> None:
+    """Run the tiles row of tiles by row of tiles, blending each row into a float64 band; emit finished rows."""
+    th, tw = plan.tile_shape
     wy, wx = axis_weights(plan.height), axis_weights(plan.width)
     starts = plan.height.starts
     # rows y .. y + th of the padded image (every row above y is finished when the row of tiles at y starts):
@@ -228,7 +248,6 @@ def tiled_apply(
         if keep > 0:
             band[:, :keep] = band[:, final - band_top : th]
         band[:, max(keep, 0) :] = 0
-    return result
 
 
 class _Cutter:

@@ -79,25 +79,7 @@ def select_engine(
     if choice == "openvino":
         return _openvino(loaded, precision, threads, tile, batch, engine_dir)
     if choice == "auto":
-        found = _trt_candidate(loaded, tile, batch, "fp32" if precision == "auto" else precision, device, engine_dir)
-        if found:
-            key, path, dev = found
-            return Selected(open_engine(path, key, dev, threads), True, path)
-        from .trt_engine import gpu_available
-
-        on_cpu = device == "cpu" or (device == "auto" and not gpu_available())
-        if on_cpu and _installed("openvino") and precision in ("auto", "fp32", "bf16"):
-            try:
-                return _openvino(loaded, precision, threads, tile, batch, engine_dir)
-            except (EngineError, DeblurError) as e:  # e.g. a model that exports only at static shapes
-                log.warning("OpenVINO cannot run %s (%s): %s; using PyTorch", loaded.arch, loaded.variant, e)
-        precision = "fp32" if precision == "auto" else precision
-        if _installed("onnxruntime") and precision == "fp32" and on_cpu:
-            key = engine_key(loaded, "onnxruntime", plan_shapes(tile, batch, loaded.pad_multiple), "fp32", "cpu")
-            path = find_engine(key, engine_dir)
-            if path:
-                return Selected(open_engine(path, key, "cpu", threads), True, path)
-        return Selected(TorchEngine(loaded.model, device=device, precision=precision, threads=threads), False)
+        return _auto(loaded, device, precision, threads, tile, batch, engine_dir)
     # onnxruntime, asked for by name
     if not _installed("onnxruntime"):
         raise EngineError("the ONNX Runtime engine needs onnxruntime: pip install 'deblurcli[onnx]'")
@@ -133,3 +115,29 @@ def _openvino(
         )
         path = build(loaded, "openvino", tile, batch, precision, engine_dir, device="cpu", threads=threads).path
     return Selected(open_engine(path, key, "cpu", threads), False, path)
+
+
+def _auto(
+    loaded: Any, device: str, precision: str, threads: int | None, tile: int, batch: int, engine_dir: Path | None
+) -> Selected:
+    """A TensorRT engine built for this GPU; on a CPU OpenVINO (built on first use), else a built ONNX Runtime
+    engine; else PyTorch."""
+    found = _trt_candidate(loaded, tile, batch, "fp32" if precision == "auto" else precision, device, engine_dir)
+    if found:
+        key, path, dev = found
+        return Selected(open_engine(path, key, dev, threads), True, path)
+    from .trt_engine import gpu_available
+
+    on_cpu = device == "cpu" or (device == "auto" and not gpu_available())
+    if on_cpu and _installed("openvino") and precision in ("auto", "fp32", "bf16"):
+        try:
+            return _openvino(loaded, precision, threads, tile, batch, engine_dir)
+        except (EngineError, DeblurError) as e:  # e.g. a model that exports only at static shapes
+            log.warning("OpenVINO cannot run %s (%s): %s; using PyTorch", loaded.arch, loaded.variant, e)
+    precision = "fp32" if precision == "auto" else precision
+    if _installed("onnxruntime") and precision == "fp32" and on_cpu:
+        key = engine_key(loaded, "onnxruntime", plan_shapes(tile, batch, loaded.pad_multiple), "fp32", "cpu")
+        path = find_engine(key, engine_dir)
+        if path:
+            return Selected(open_engine(path, key, "cpu", threads), True, path)
+    return Selected(TorchEngine(loaded.model, device=device, precision=precision, threads=threads), False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,24 +116,7 @@ def build_engine(
     settings = settings or BuildSettings()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    source = onnx_path
-    weak_flag = None
-    if precision != "fp32":
-        mixed = to_mixed_precision(onnx_path, onnx_path.with_name(onnx_path.stem + f".{precision}.onnx"), precision)
-        if mixed is not None:
-            source = mixed
-        elif _major(trt) < 11 and hasattr(trt.BuilderFlag, precision.upper()):
-            weak_flag = getattr(trt.BuilderFlag, precision.upper())
-            log.warning(
-                "nvidia-modelopt is not installed: building %s with TensorRT %s's builder flag",
-                precision,
-                trt.__version__,
-            )
-        else:
-            raise _error(
-                f"{precision} with TensorRT {trt.__version__} needs the graph converted first: "
-                "pip install 'nvidia-modelopt[onnx]'"
-            )
+    source, weak_flag = _precision_source(trt, onnx_path, precision)
     strongly = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
     flags = 0 if (weak_flag is not None or strongly is None) else 1 << int(strongly)
     network = builder.create_network(flags)
@@ -168,6 +152,29 @@ def build_engine(
     write_atomic(engine_path, bytes(plan))
     write_atomic(timing_cache, bytes(config.get_timing_cache().serialize()))
     return engine_path
+
+
+def _precision_source(trt: Any, onnx_path: Path, precision: str) -> tuple[Path, Any]:
+    """The graph to parse and, on TensorRT 10 without ModelOpt, the builder flag for fp16/bf16."""
+    source = onnx_path
+    weak_flag = None
+    if precision != "fp32":
+        mixed = to_mixed_precision(onnx_path, onnx_path.with_name(onnx_path.stem + f".{precision}.onnx"), precision)
+        if mixed is not None:
+            source = mixed
+        elif _major(trt) < 11 and hasattr(trt.BuilderFlag, precision.upper()):
+            weak_flag = getattr(trt.BuilderFlag, precision.upper())
+            log.warning(
+                "nvidia-modelopt is not installed: building %s with TensorRT %s's builder flag",
+                precision,
+                trt.__version__,
+            )
+        else:
+            raise _error(
+                f"{precision} with TensorRT {trt.__version__} needs the graph converted first: "
+                "pip install 'nvidia-modelopt[onnx]'"
+            )
+    return source, weak_flag
 
 
 class TrtEngine(ShapeCheckedEngine):

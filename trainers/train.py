@@ -57,15 +57,7 @@ class Trainer(RunFiles):
         assert o.loss is not None and o.batch is not None and o.lr is not None and o.weight_decay is not None
         if o.arch not in RECIPES:
             raise DeblurError(f"no training recipe for {o.arch!r}")
-        self.device = resolve_device(o.device)
-        if self.device.type == "cpu" and o.threads:
-            torch.set_num_threads(o.threads)
-        self.dist = init_distributed(self.device)
-        if self.device.type == "cuda":
-            self.device = torch.device("cuda", self.dist.local_rank)
-            torch.cuda.set_device(self.device)
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cudnn.deterministic = True
+        self.device, self.dist = self._setup_device(resolve_device(o.device), o.threads)
         self.progress = progress
         self.config = get_spec(o.arch).config(o.variant)
         torch.manual_seed(o.seed)
@@ -113,6 +105,19 @@ class Trainer(RunFiles):
             )
 
     # -- setup ------------------------------------------------------------------------------------
+    @staticmethod
+    def _setup_device(device: torch.device, threads: int | None) -> tuple[torch.device, DistInfo]:
+        """CPU threads, or this process's GPU under torchrun (deterministic cuDNN); joins the process group."""
+        if device.type == "cpu" and threads:
+            torch.set_num_threads(threads)
+        dist = init_distributed(device)
+        if device.type == "cuda":
+            device = torch.device("cuda", dist.local_rank)
+            torch.cuda.set_device(device)
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+        return device, dist
+
     def _pairs(self) -> tuple[list[Pair], list[Pair]]:
         o = self.opts
         pairs: list[Pair] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -100,20 +101,22 @@ def build_engine(
         opset,
         say=lambda m: console.err.print(m),
     )
+    _report(res, as_json)
+
+
+def _report(res: Any, as_json: bool) -> None:
+    from .. import console
+
     v = res.verification
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "engine": str(res.path),
-                    "reused": res.reused,
-                    "key": res.key.to_dict(),
-                    "verification": v.to_dict(),
-                    "build_seconds": round(res.seconds, 2),
-                },
-                indent=2,
-            )
-        )
+        doc = {
+            "engine": str(res.path),
+            "reused": res.reused,
+            "key": res.key.to_dict(),
+            "verification": v.to_dict(),
+            "build_seconds": round(res.seconds, 2),
+        }
+        click.echo(json.dumps(doc, indent=2))
         return
     if res.reused:
         console.err.print(f"a verified engine already matches (use --force to rebuild): {res.path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -72,12 +73,7 @@ def folder(
         if r.status == "failed":
             console.error(f"error: {r.input}: {r.error}")
     if not quiet:
-        info = eng.info
-        console.err.print(
-            f"[bold]{loaded.arch}[/] ({loaded.variant}) from {loaded.weights.name}, "
-            f"{info.name} on {info.device} {info.precision}, tile {deblurrer.tile}/{deblurrer.overlap}; "
-            f"{len(tasks)} to do, {sum(r.status == 'skipped' for r in decided)} skipped -> {out_dir}"
-        )
+        console.err.print(_header(loaded, eng, deblurrer, tasks, decided, out_dir))
     with eng, console.file_progress(quiet) as progress:
         bar = progress.add_task("deblurring", total=len(tasks), mp=0.0, current="")
         done_mp = [0.0]
@@ -92,35 +88,41 @@ def folder(
     if json_report:
         from ..images import write_json_atomic
 
-        write_json_atomic(
-            json_report,
-            report.to_json(
-                model=loaded.arch,
-                variant=loaded.variant,
-                weights=str(loaded.weights),
-                engine=eng.info.__dict__,
-                output=str(out_dir),
-            ),
-        )
-    ok = report.with_status("ok")
+        head = {"model": loaded.arch, "variant": loaded.variant, "weights": str(loaded.weights)}
+        write_json_atomic(json_report, report.to_json(**head, engine=eng.info.__dict__, output=str(out_dir)))
     if not quiet:
-        mps, s = sum(r.megapixels for r in ok), report.seconds
-        console.err.print(
-            console.table(
-                "summary",
-                ["ok", "skipped", "failed", "megapixels", "seconds", "MP/s"],
-                [
-                    [
-                        len(ok),
-                        len(report.with_status("skipped")),
-                        len(report.with_status("failed")),
-                        f"{mps:.2f}",
-                        f"{s:.1f}",
-                        f"{mps / s if s > 0 else 0:.3f}",
-                    ]
-                ],
-            )
-        )
+        console.err.print(_summary(report))
     if report.interrupted:
-        console.error(f"interrupted after {len(ok)} of {len(tasks)} images; run again with --skip-existing to resume")
+        done = len(report.with_status("ok"))
+        console.error(f"interrupted after {done} of {len(tasks)} images; run again with --skip-existing to resume")
     sys.exit(report.exit_code)
+
+
+def _header(loaded: Any, eng: Any, deblurrer: Any, tasks: list, decided: list, out_dir: Path) -> str:
+    info = eng.info
+    tiles = (
+        f"whole frames up to {deblurrer.frame_pixels / 1e6:.1f} MP, else tiles {deblurrer.tile}/{deblurrer.overlap}"
+        if deblurrer.frame_pixels
+        else f"tiles {deblurrer.tile}/{deblurrer.overlap}"
+    )
+    return (
+        f"[bold]{loaded.arch}[/] ({loaded.variant}) from {loaded.weights.name}, {info.name} on {info.device} "
+        f"{info.precision}, {tiles}; {len(tasks)} to do, {sum(r.status == 'skipped' for r in decided)} skipped "
+        f"-> {out_dir}"
+    )
+
+
+def _summary(report: Any) -> Any:
+    from .. import console
+
+    ok = report.with_status("ok")
+    mps, s = sum(r.megapixels for r in ok), report.seconds
+    row = [
+        len(ok),
+        len(report.with_status("skipped")),
+        len(report.with_status("failed")),
+        f"{mps:.2f}",
+        f"{s:.1f}",
+        f"{mps / s if s > 0 else 0:.3f}",
+    ]
+    return console.table("summary", ["ok", "skipped", "failed", "megapixels", "seconds", "MP/s"], [row])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -92,31 +93,7 @@ from .common import fail, handle_errors
 @click.option("--seed", type=int, default=0, show_default=True, help="Makes the run reproducible.")
 @click.option("--force", is_flag=True, help="Write into an OUT that already has pairs.json.")
 @handle_errors
-def synth(
-    sharp: Path,
-    out: Path,
-    video: bool,
-    window: str,
-    stride: int | None,
-    offset: int,
-    limit: int | None,
-    per_image: int,
-    kernels: Path | None,
-    real_fraction: float,
-    kernel_size: str,
-    noise: float,
-    jpeg: str | None,
-    jpeg_prob: float,
-    crop: int | None,
-    highlights: float,
-    rotation: float,
-    plain: bool,
-    include: str | None,
-    exclude: str | None,
-    average: str,
-    seed: int,
-    force: bool,
-) -> None:
+def synth(sharp: Path, out: Path, video: bool, seed: int, force: bool, **o: Any) -> None:
     """Make blurry/sharp training pairs from SHARP images or video into OUT.
 
     Camera shake (default): each image under SHARP is blurred with random
@@ -130,59 +107,70 @@ def synth(
     """
     import numpy as np
 
-    from trainers.camera import Camera
-    from trainers.synth import ShakeOptions, SynthError, Writer, load_kernels, synth_shake
-    from trainers.synth_video import folder_frames, parse_window, synth_from_frames, video_frames
+    from trainers.synth import SynthError
 
     if (out / "pairs.json").exists() and not force:
         raise fail(f"{out} already holds synthetic pairs; pass --force or choose another OUT")
+    if not video and sharp.is_file():
+        raise fail(f"{sharp} is a file: camera shake takes a folder of sharp images (for a video add --from-video)")
     rng = np.random.default_rng(seed)
     try:
-        if video:
-            lo_hi = parse_window(window)
-            writer = Writer(out, seed, "video", [])
-            frames = folder_frames(sharp) if sharp.is_dir() else video_frames(sharp)
-            out.mkdir(parents=True, exist_ok=True)
-            n = synth_from_frames(frames, writer, sharp.stem, lo_hi, stride, offset, limit, rng, average)
-            writer.finish(source=str(sharp), window=list(lo_hi), stride=stride, offset=offset, average=average)
-        else:
-            if sharp.is_file():
-                raise fail(
-                    f"{sharp} is a file: camera shake takes a folder of sharp images (for a video add --from-video)"
-                )
-            q = parse_window(jpeg) if jpeg else None
-            cam = Camera(
-                noise=noise,
-                jpeg=q,
-                jpeg_prob=jpeg_prob,
-                saturate_prob=0.0 if plain else highlights,
-                rotation_prob=0.0 if plain else rotation,
-                srgb_prob=1.0 if plain else 0.5,
-            )
-            o = ShakeOptions(
-                per_image=per_image,
-                kernels=load_kernels(kernels) if kernels else None,
-                real_fraction=real_fraction,
-                size=parse_window(kernel_size),
-                crop=crop,
-                camera=cam,
-                include=include,
-                exclude=exclude,
-                limit=limit,
-            )
-            writer = Writer(out, seed, "shake", [])
-            out.mkdir(parents=True, exist_ok=True)
-            n = synth_shake(sharp, writer, rng, o)
-            writer.finish(
-                source=str(sharp),
-                noise=noise,
-                jpeg=jpeg,
-                kernels=str(kernels) if kernels else None,
-                camera={k: v for k, v in vars(cam).items()},
-                include=include,
-                exclude=exclude,
-                crop=crop,
-            )
+        n = (_from_video if video else _shake)(sharp, out, seed, rng, o)
     except SynthError as e:
         raise fail(str(e)) from None
     click.echo(f"{n} pairs -> {out} (pairs.json records how each was made)", err=True)
+
+
+def _from_video(sharp: Path, out: Path, seed: int, rng: Any, o: dict[str, Any]) -> int:
+    from trainers.synth import Writer
+    from trainers.synth_video import folder_frames, parse_window, synth_from_frames, video_frames
+
+    lo_hi = parse_window(o["window"])
+    writer = Writer(out, seed, "video", [])
+    frames = folder_frames(sharp) if sharp.is_dir() else video_frames(sharp)
+    out.mkdir(parents=True, exist_ok=True)
+    n = synth_from_frames(frames, writer, sharp.stem, lo_hi, o["stride"], o["offset"], o["limit"], rng, o["average"])
+    writer.finish(source=str(sharp), window=list(lo_hi), stride=o["stride"], offset=o["offset"], average=o["average"])
+    return n
+
+
+def _shake(sharp: Path, out: Path, seed: int, rng: Any, o: dict[str, Any]) -> int:
+    from trainers.camera import Camera
+    from trainers.synth import ShakeOptions, Writer, load_kernels, synth_shake
+    from trainers.synth_video import parse_window
+
+    plain = o["plain"]
+    cam = Camera(
+        noise=o["noise"],
+        jpeg=parse_window(o["jpeg"]) if o["jpeg"] else None,
+        jpeg_prob=o["jpeg_prob"],
+        saturate_prob=0.0 if plain else o["highlights"],
+        rotation_prob=0.0 if plain else o["rotation"],
+        srgb_prob=1.0 if plain else 0.5,
+    )
+    kernels = o["kernels"]
+    shake = ShakeOptions(
+        per_image=o["per_image"],
+        kernels=load_kernels(kernels) if kernels else None,
+        real_fraction=o["real_fraction"],
+        size=parse_window(o["kernel_size"]),
+        crop=o["crop"],
+        camera=cam,
+        include=o["include"],
+        exclude=o["exclude"],
+        limit=o["limit"],
+    )
+    writer = Writer(out, seed, "shake", [])
+    out.mkdir(parents=True, exist_ok=True)
+    n = synth_shake(sharp, writer, rng, shake)
+    writer.finish(
+        source=str(sharp),
+        noise=o["noise"],
+        jpeg=o["jpeg"],
+        kernels=str(kernels) if kernels else None,
+        camera=dict(vars(cam)),
+        include=o["include"],
+        exclude=o["exclude"],
+        crop=o["crop"],
+    )
+    return n

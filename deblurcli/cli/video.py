@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -72,20 +73,12 @@ def _seconds(value: str | None, name: str) -> float | None:
 def video(
     src: Path,
     output: Path | None,
-    codec: str,
-    crf: int | None,
-    preset: str | None,
-    pix_fmt: str | None,
-    no_audio: bool,
-    start: str | None,
-    duration: str | None,
-    max_frames: int | None,
     resume: bool,
     overwrite: bool,
-    salvage: bool,
     inference: InferenceOptions,
     json_report: Path | None,
     quiet: bool,
+    **o: Any,
 ) -> None:
     """Deblur every frame of a video; keep audio, timing, rotation and colour.
 
@@ -103,16 +96,10 @@ def video(
         raise fail(f"{src}: no such file")
     out = output or default_output(src)
     opts = VideoOptions(
-        codec=codec,
-        crf=crf,
-        preset=preset,
-        pix_fmt=pix_fmt,
-        audio=not no_audio,
-        start=_seconds(start, "--start"),
-        duration=_seconds(duration, "--duration"),
-        max_frames=max_frames,
-        salvage=salvage,
-    )
+        codec=o["codec"], crf=o["crf"], preset=o["preset"], pix_fmt=o["pix_fmt"], audio=not o["no_audio"],
+        start=_seconds(o["start"], "--start"), duration=_seconds(o["duration"], "--duration"),
+        max_frames=o["max_frames"], salvage=o["salvage"],
+    )  # fmt: skip
     info = probe(src)  # bad input fails here, before a model is loaded
     try:
         check_paths(src, out, resume, overwrite)
@@ -120,14 +107,13 @@ def video(
         if not quiet:
             console.err.print(str(e), soft_wrap=True)
         return
-    check_container(out, codec)
+    check_container(out, opts.codec)
     loaded, eng, deblurrer = open_deblurrer(inference)
     model_id = f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{deblurrer.tile}/{deblurrer.overlap}"
     if not quiet:
         console.err.print(
-            f"{src.name}: {info.width}x{info.height} {info.codec} {info.pix_fmt}, "
-            f"{info.estimated_frames or '?'} frames; [bold]{loaded.arch}[/] ({loaded.variant}), "
-            f"{eng.info.name} on {eng.info.device} -> {out}",
+            f"{src.name}: {info.width}x{info.height} {info.codec} {info.pix_fmt}, {info.estimated_frames or '?'} "
+            f"frames; [bold]{loaded.arch}[/] ({loaded.variant}), {eng.info.name} on {eng.info.device} -> {out}",
             soft_wrap=True,
         )
     with eng, console.frame_progress(quiet) as progress:
@@ -139,33 +125,42 @@ def video(
         res = deblur_video(
             src, out, deblurrer.run, opts, model_id, resume=resume, overwrite=overwrite, on_frame=on_frame, info=info
         )
+    _finish(res, src, opts.codec, loaded, eng, json_report, quiet)
+
+
+def _finish(res: Any, src: Path, codec: str, loaded: Any, eng: Any, json_report: Path | None, quiet: bool) -> None:
+    """The JSON report, the last line, and the exit code: 130 interrupted, 1 salvaged, else 0."""
+    from .. import console
+
     fps = (res.frames - res.resumed_frames) / res.seconds if res.seconds > 0 else 0.0
     if json_report:
         from ..images import write_json_atomic
 
-        doc = {
-            "input": str(src),
-            "output": str(res.output),
-            "interrupted": res.interrupted,
-            "frames": res.frames,
-            "resumed_frames": res.resumed_frames,
-            "seconds": round(res.seconds, 3),
-            "model_seconds": round(res.model_seconds, 3),
-            "fps": round(fps, 3),
-            "pix_fmt": res.pix_fmt,
-            "codec": codec,
-            "copied_streams": res.copied_streams,
-            "source": res.info.to_dict(),
-            "model": loaded.arch,
-            "variant": loaded.variant,
-            "engine": eng.info.__dict__,
-            "damage": res.damage,
-        }
-        write_json_atomic(json_report, doc)
+        write_json_atomic(
+            json_report,
+            {
+                "input": str(src),
+                "output": str(res.output),
+                "interrupted": res.interrupted,
+                "frames": res.frames,
+                "resumed_frames": res.resumed_frames,
+                "seconds": round(res.seconds, 3),
+                "model_seconds": round(res.model_seconds, 3),
+                "fps": round(fps, 3),
+                "pix_fmt": res.pix_fmt,
+                "codec": codec,
+                "copied_streams": res.copied_streams,
+                "source": res.info.to_dict(),
+                "model": loaded.arch,
+                "variant": loaded.variant,
+                "engine": eng.info.__dict__,
+                "damage": res.damage,
+            },
+        )
     if res.interrupted:
         console.error(
             f"interrupted after {res.frames} frames in finished segments; "
-            f"run the same command with --resume to continue"
+            "run the same command with --resume to continue"
         )
         sys.exit(130)
     if not quiet:

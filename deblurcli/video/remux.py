@@ -4,6 +4,7 @@ the output without re-encoding, under a temporary name renamed when complete."""
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -47,72 +48,29 @@ def _mux(
     import av
 
     out = av.open(str(tmp), "w", format=fmt)
-    copied: list[str] = []
     try:
         vout = out.add_stream_from_template(segs[0].streams.video[0])
         vout.time_base = info.time_base
         if info.rotation:
             vout.set_display_rotation(info.rotation)
-        others = {}
-        if opts.audio:
-            for s in inp.streams:
-                if s.type not in ("audio", "subtitle") or s.index == inp.streams.video[0].index:
-                    continue
-                try:
-                    others[s.index] = out.add_stream_from_template(s)
-                    copied.append(f"{s.type}:{s.codec_context.name if s.codec_context else '?'}")
-                except (ValueError, av.FFmpegError):
-                    continue  # this container cannot hold that stream (e.g. mov_text in webm)
-        vtb = info.time_base
-        t_lo = float(first_pts * vtb)
+        others, copied = _other_streams(out, inp) if opts.audio else ({}, [])
+        t_lo = float(first_pts * info.time_base)
         t_hi = None
         if opts.start is not None or opts.duration is not None or opts.max_frames is not None:
             last = _last_pts(segs)
-            t_hi = float(last * vtb) if last is not None else None
+            t_hi = float(last * info.time_base) if last is not None else None
         shift = t_lo if opts.start else 0.0  # a segment export starts at zero
-
-        def video_packets():
-            # a muxer may shift a segment's timestamps (B-frame delay, edit lists): put each segment's
-            # first frame back on the timestamp it was encoded with
-            for c, seg in zip(segs, manifest.segments):
-                vs = c.streams.video[0]
-                packets = [p for p in c.demux(vs) if p.size]
-                lowest = min(p.pts for p in packets if p.pts is not None)
-                off = int(round(float(lowest * vs.time_base - Fraction(seg["first_pts"]) * vtb) / vs.time_base))
-                for p in packets:
-                    if off:
-                        p.pts = None if p.pts is None else p.pts - off
-                        p.dts = None if p.dts is None else p.dts - off
-                    yield p
-
-        def other_packets():
-            if not others:
-                return
-            for p in inp.demux([inp.streams[i] for i in others]):
-                if p.dts is None or not p.size:
-                    continue
-                t = float(p.pts * p.time_base) if p.pts is not None else float(p.dts * p.time_base)
-                if t_hi is not None and (t < t_lo - 1e-3 or t > t_hi + _frame_s(info)):
-                    continue
-                yield p
-
-        def key(p):
-            return float(p.dts * p.time_base) if p.dts is not None else float(p.pts * p.time_base)
-
         merged = heapq.merge(
-            ((key(p), 0, p) for p in video_packets()),
-            ((key(p), 1, p) for p in other_packets()),
+            ((_key(p), 0, p) for p in _video_packets(segs, manifest, info)),
+            ((_key(p), 1, p) for p in _other_packets(inp, others, t_lo, t_hi, info)),
             key=lambda x: (x[0], x[1]),
         )
         for _, kind, p in merged:
-            target = vout if kind == 0 else others[p.stream.index]
             if shift:
                 off = int(round(shift / p.time_base))
-                if p.pts is not None:
-                    p.pts -= off
-                if p.dts is not None:
-                    p.dts -= off
-            p.stream = target
+                p.pts = None if p.pts is None else p.pts - off
+                p.dts = None if p.dts is None else p.dts - off
+            p.stream = vout if kind == 0 else others[p.stream.index]
             out.mux(p)
         out.close()
     except BaseException:
@@ -122,6 +80,55 @@ def _mux(
             pass
         raise
     return copied
+
+
+def _other_streams(out: Any, inp: Any) -> tuple[dict[int, Any], list[str]]:
+    """The input's audio and subtitle streams the output container can hold, added as copies."""
+    import av
+
+    others, copied = {}, []
+    for s in inp.streams:
+        if s.type not in ("audio", "subtitle") or s.index == inp.streams.video[0].index:
+            continue
+        try:
+            others[s.index] = out.add_stream_from_template(s)
+            copied.append(f"{s.type}:{s.codec_context.name if s.codec_context else '?'}")
+        except (ValueError, av.FFmpegError):
+            continue  # this container cannot hold that stream (e.g. mov_text in webm)
+    return others, copied
+
+
+def _video_packets(segs: list, manifest: Manifest, info: VideoInfo) -> Iterator[Any]:
+    """Every segment's packets; a muxer may shift a segment's timestamps (B-frame delay, edit lists), so each
+    segment's first frame is put back on the timestamp it was encoded with."""
+    vtb = info.time_base
+    for c, seg in zip(segs, manifest.segments):
+        vs = c.streams.video[0]
+        packets = [p for p in c.demux(vs) if p.size]
+        lowest = min(p.pts for p in packets if p.pts is not None)
+        off = int(round(float(lowest * vs.time_base - Fraction(seg["first_pts"]) * vtb) / vs.time_base))
+        for p in packets:
+            if off:
+                p.pts = None if p.pts is None else p.pts - off
+                p.dts = None if p.dts is None else p.dts - off
+            yield p
+
+
+def _other_packets(inp: Any, others: dict[int, Any], t_lo: float, t_hi: float | None, info: VideoInfo) -> Iterator[Any]:
+    """The copied streams' packets, trimmed to the processed span."""
+    if not others:
+        return
+    for p in inp.demux([inp.streams[i] for i in others]):
+        if p.dts is None or not p.size:
+            continue
+        t = float(p.pts * p.time_base) if p.pts is not None else float(p.dts * p.time_base)
+        if t_hi is not None and (t < t_lo - 1e-3 or t > t_hi + _frame_s(info)):
+            continue
+        yield p
+
+
+def _key(p: Any) -> float:
+    return float(p.dts * p.time_base) if p.dts is not None else float(p.pts * p.time_base)
 
 
 def _frame_s(info: VideoInfo) -> float:

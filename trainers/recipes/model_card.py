@@ -30,6 +30,11 @@ REAL_MIX = (
     "camera-shake pairs (random trajectories and measured kernels), the 4x-downscaled REDS sets, GoPro "
     "crops, real handheld 60 fps averages"
 )
+SUITE_SHIP = (
+    "python trainers/recipes/ship.py runs/{stage}/best.safetensors {vals} \\\n"
+    "        {targets} --sets ../shared/data/pairs --out deblurcli/weights/{name}.safetensors{extra} \\\n"
+    '        --command "{command}"'
+)
 SHIP = (
     "python trainers/recipes/ship.py runs/{stage}/best.safetensors --val ../shared/data/pairs/reds_train_001 \\\n"
     "        --sets ../shared/data/pairs --out deblurcli/weights/{name}.safetensors{extra} \\\n"
@@ -70,6 +75,121 @@ ABOUT: dict[str, dict[str, Any]] = {
 
 def render(name: str, card: dict[str, Any], size_mb: float) -> str:
     about = ABOUT[name]
+    suite = card.get("validation_suite")
+    out = [
+        f"## Shipped model: {about['title']}",
+        "",
+        f"`deblurcli/weights/{name}.safetensors`, fp16, {size_mb:.1f} MB, with its numbers in the file's "
+        f"metadata and in `{name}.json` beside it. {about['intro']}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| architecture | {about['architecture']} |",
+        f"| parameters | {card['parameters']:,} |",
+        f"| GMACs per megapixel | {card['gmacs_per_mp']:.2f} |",
+        *(_suite_facts(card) if suite else _clip_facts(card)),
+        f"| training | {about['training'].format(steps=card['steps'])} |",
+        f"| training data | {about['data']} |",
+        "",
+        "Exact commands (the data, the training stages, then `ship.py`, which scores the fp16 file through "
+        "the `folder` pipeline and writes the card):",
+        "",
+        *[f"    {c}" for c in _commands(name, card)],
+        "",
+    ]
+    if suite:
+        out += [
+            "Every validation set (one per blur kind, none trained on), input -> output (PSNR dB / SSIM):",
+            "",
+            "| kind | pairs | input | output | gain dB | target dB |",
+            "|---|---|---|---|---|---|",
+        ]
+        targets = card["bar"]["targets"]
+        out += [
+            f"| {k} | {v['pairs']} | {v['input_psnr']:.2f} / {v['input_ssim']:.4f} | {v['psnr']:.2f} / "
+            f"{v['ssim']:.4f} | {v['psnr'] - v['input_psnr']:+.2f} | +{targets[k]:.1f} |"
+            for k, v in suite.items()
+        ]
+        out.append("")
+    out += [
+        "Every real set in `../shared/data/pairs`, input -> output (PSNR dB / SSIM), through the shipped file:",
+        "",
+        "| set | pairs | input | output | gain dB |",
+        "|---|---|---|---|---|",
+    ]
+    out += [
+        f"| `{k}` | {s['pairs']} | {s['input_psnr']:.2f} / {s['input_ssim']:.4f} | {s['psnr']:.2f} / "
+        f"{s['ssim']:.4f} | {s['psnr'] - s['input_psnr']:+.2f} |"
+        for k, s in card["sets"].items()
+    ]
+    if about.get("picture"):
+        out += [
+            "",
+            "![before and after](examples/before_after.png)",
+            "",
+            "*Before (left), the shipped default model, and the sharp frame (right), on the three example "
+            "crops of the held-out clip, drawn by `bash trainers/recipes/before_after.sh`.*",
+        ]
+    return "\n".join(out)
+
+
+def _commands(name: str, card: dict[str, Any]) -> list[str]:
+    about, b = ABOUT[name], card["bar"]
+    commands = [c.strip() for c in card["training_command"].split("&&")]
+    if "validation_suite" in card:
+        vals = " ".join(f"--val {v}" for v in card["validation_folders"])
+        targets = " ".join(f"--target {k}={t:g}" for k, t in b["targets"].items())
+        extra = "" if b["passed"] else " --force"
+        commands.append(
+            SUITE_SHIP.format(
+                stage=about["stage"],
+                vals=vals,
+                targets=targets,
+                name=name,
+                extra=extra,
+                command=card["training_command"],
+            )
+        )
+        return commands
+    extra = f" --min-gain {b['min_gain_db']:g}" if b["min_gain_db"] != 1.0 else ""
+    extra += "" if b["passed"] else " --force"
+    commands.append(SHIP.format(stage=about["stage"], name=name, extra=extra, command=card["training_command"]))
+    return commands
+
+
+def _speed(v: dict[str, Any], engine: dict[str, Any] | None) -> str:
+    how = (
+        f"{engine['name']} {engine['precision']}, {engine['tiling']}"
+        if engine
+        else "PyTorch fp32 compute, default tiles"
+    )
+    return (
+        f"| seconds per 1280x720 frame | {v['seconds_per_mp'] * FRAME_MP:.2f} (this project's 2-core CPU, "
+        f"{how}; {v['seconds_per_mp']:.2f} s/MP while scoring the REDS clip) |"
+    )
+
+
+def _suite_facts(card: dict[str, Any]) -> list[str]:
+    suite, b = card["validation_suite"], card["bar"]
+    gains = ", ".join(f"{k} {v['psnr'] - v['input_psnr']:+.2f} dB" for k, v in suite.items())
+    verdict = (
+        "meets every target"
+        if b["passed"]
+        else (
+            "**misses the bar**: "
+            + "; ".join(b["misses"] + [f"`{w}` worse than its input" for w in b["worse_sets"]])
+            + "; shipped with `--force`, recorded as `bar_passed=false` in its metadata"
+        )
+    )
+    return [
+        _speed(card["validation"], card.get("engine")),
+        f"| validation suite | {', '.join(f'`{k}`' for k in suite)}: one set per blur kind, none trained on "
+        "(the REDS clip, GoPro-style averages and crops, camera shake on BSDS500's test split) |",
+        f"| validation gains | {gains}: {verdict} |",
+    ]
+
+
+def _clip_facts(card: dict[str, Any]) -> list[str]:
     v, b = card["validation"], card["bar"]
     gain = v["psnr"] - v["input_psnr"]
     if b["passed"]:
@@ -88,56 +208,13 @@ def render(name: str, card: dict[str, Any], size_mb: float) -> str:
             f"**misses the bar**: it {' and '.join(why)}; shipped with `--force`, recorded as "
             "`bar_passed=false` in its metadata"
         )
-    extra = f" --min-gain {b['min_gain_db']:g}" if b["min_gain_db"] != 1.0 else ""
-    extra += "" if b["passed"] else " --force"
-    commands = [c.strip() for c in card["training_command"].split("&&")]
-    commands.append(SHIP.format(stage=about["stage"], name=name, extra=extra, command=card["training_command"]))
-    rows = [
-        f"| `{k}` | {s['pairs']} | {s['input_psnr']:.2f} / {s['input_ssim']:.4f} | "
-        f"{s['psnr']:.2f} / {s['ssim']:.4f} | {s['psnr'] - s['input_psnr']:+.2f} |"
-        for k, s in card["sets"].items()
-    ]
-    out = [
-        f"## Shipped model: {about['title']}",
-        "",
-        f"`deblurcli/weights/{name}.safetensors`, fp16, {size_mb:.1f} MB, with its numbers in the file's "
-        f"metadata and in `{name}.json` beside it. {about['intro']}",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| architecture | {about['architecture']} |",
-        f"| parameters | {card['parameters']:,} |",
-        f"| GMACs per megapixel | {card['gmacs_per_mp']:.2f} |",
-        f"| seconds per 1280x720 frame | {v['seconds_per_mp'] * FRAME_MP:.2f} (this project's 2-core CPU, "
-        f"2 threads, PyTorch fp32 compute, default tiles; {v['seconds_per_mp']:.2f} s/MP while scoring the "
-        "validation clip) |",
-        f"| validation clip | `{Path(card['validation_clip']).name}` ({v['pairs']} real 720p REDS frames, held out "
-        "of training, and its 4x-downscaled copy too) |",
+    return [
+        _speed(v, None),
+        f"| validation clip | `{Path(card['validation_clip']).name}` ({v['pairs']} real 720p REDS frames, held "
+        "out of training, and its 4x-downscaled copy too) |",
         f"| validation PSNR / SSIM | input {v['input_psnr']:.2f} dB / {v['input_ssim']:.4f} -> output "
         f"**{v['psnr']:.2f} dB / {v['ssim']:.4f}** ({gain:+.3f} dB): {verdict} |",
-        f"| training | {about['training'].format(steps=card['steps'])} |",
-        f"| training data | {about['data']} |",
-        "",
-        "Exact commands (the data, the training stages, then `ship.py`, which scores the fp16 file through "
-        "the `folder` pipeline and writes the card):",
-        "",
-        *[f"    {c}" for c in commands],
-        "",
-        "Every real set in `../shared/data/pairs`, input -> output (PSNR dB / SSIM), through the shipped file:",
-        "",
-        "| set | pairs | input | output | gain dB |",
-        "|---|---|---|---|---|",
-        *rows,
     ]
-    if about.get("picture"):
-        out += [
-            "",
-            "![before and after](examples/before_after.png)",
-            "",
-            "*Before (left), the shipped default model, and the sharp frame (right), on the three example "
-            "crops of the held-out clip, drawn by `bash trainers/recipes/before_after.sh`.*",
-        ]
-    return "\n".join(out)
 
 
 def blocks(text: str) -> dict[str, re.Match]:
