@@ -23,12 +23,13 @@ from .helpers import run
 pytestmark = pytest.mark.slow  # real models on real pairs
 SHIPPED = sorted(PACKAGE_WEIGHTS.glob("*.safetensors"))
 VAL = SHARED / "data" / "pairs" / "reds_train_001"
-# Per-frame gain of the shipped default model through `deblurcli folder` (fp16 file, default tile 256/32),
-# measured when it shipped: 00000002 20.42 -> 22.19 dB (+1.77), 00000005 24.45 -> 24.96 dB (+0.52). The margin
-# sits under both, so a regression of a few tenths of a dB on the weaker frame (tile blending, a colour-order
-# slip, fp16 overflow) fails, while a model that merely copies its input fails by far.
+# Per-frame gain of the shipped default model through `deblurcli folder` with no options (fp16 file; on this
+# project's CPU OpenVINO bf16 on the whole frame), measured when it shipped: 00000002 20.42 -> 22.11 dB (+1.69),
+# 00000005 24.45 -> 25.32 dB (+0.87). The margins sit a few tenths under both, so a regression of that size
+# (tile blending, a colour-order slip, fp16 overflow, a bad engine) fails, while a model that merely copies
+# its input fails by far.
 FRAMES = ("00000002.png", "00000005.png")
-MARGIN_DB = 0.3
+MARGINS_DB = {"00000002.png": 1.3, "00000005.png": 0.6}
 
 
 def test_the_default_model_ships():
@@ -55,7 +56,9 @@ def test_shipped_file_loads_by_name_and_is_documented(path):
         "bar_passed",
     ):
         assert meta.get(key), f"{path.name} lacks {key}"
-    assert "reds_train_001" in meta["validation_data"] and "reds_train_001" not in meta["training_data"]
+    # validated on the held-out REDS clip (alone, or as the suite's REDS set), never trained on
+    assert "reds_train_001" in meta["validation_data"] or "val/reds" in meta["validation_data"]
+    assert "reds_train_001" not in meta["training_data"] and "/val/" not in meta["training_data"]
     arch, variant = path.stem.split("-", 1)
     loaded = load_model(arch)  # no --weights: the shipped file is found
     assert loaded.weights == path and loaded.variant == variant
@@ -104,4 +107,4 @@ def test_default_model_beats_the_blur_on_held_out_real_pairs(tmp_path):
         out = cv2.imread(str(tmp_path / "in-deblurred" / f))
         assert out.shape == sharp.shape
         gains[f] = psnr(out, sharp) - psnr(cv2.imread(str(src / f)), sharp)
-    assert all(g > MARGIN_DB for g in gains.values()), gains
+    assert all(gains[f] > MARGINS_DB[f] for f in FRAMES), gains
