@@ -5,6 +5,18 @@ class DeblurError(Exception):
     """Base class for errors a user can act on."""
 
 
+class EngineError(DeblurError, ValueError):
+    """A back end cannot run as asked (device missing, precision unsupported, a failed build or verification)."""
+
+
+class BackboneError(DeblurError, ValueError):
+    """ImageNet backbone weights that cannot be used (wrong file, wrong architecture)."""
+
+
+class GrowError(DeblurError, ValueError):
+    """A checkpoint that cannot be grown into a bigger variant."""
+
+
 class CheckpointError(DeblurError):
     """A weights file is unreadable, not a checkpoint, or for another model."""
 

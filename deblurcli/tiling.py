@@ -15,7 +15,7 @@ This module knows nothing of torch: the callable takes and returns
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,37 +115,9 @@ def axis_weights(axis: AxisPlan) -> list[np.ndarray]:
     return out
 
 
-def pad_image(image: np.ndarray, plan: TilePlan) -> np.ndarray:
-    """Reflect-pad a (C, H, W) image at the bottom/right to the plan's size."""
-    ph = plan.height.padded - plan.height.size
-    pw = plan.width.padded - plan.width.size
-    if not (ph or pw):
-        return image
-    pads = ((0, 0), (0, ph), (0, pw))
-    # numpy reflects repeatedly for pads longer than the axis; a length-1 axis
-    # has nothing to reflect, so it is extended by its edge value
-    if plan.height.size == 1 or plan.width.size == 1:
-        image = np.pad(
-            image,
-            ((0, 0), (0, ph if plan.height.size == 1 else 0), (0, pw if plan.width.size == 1 else 0)),
-            mode="edge",
-        )
-        pads = ((0, 0), (0, 0 if plan.height.size == 1 else ph), (0, 0 if plan.width.size == 1 else pw))
-    return np.pad(image, pads, mode="reflect")
-
-
-def iter_batches(image: np.ndarray, plan: TilePlan, batch: int) -> Iterator[tuple[list[tuple[int, int]], np.ndarray]]:
-    """Yield (corners, (N, C, th, tw) array) batches of tiles from a padded image."""
-    th, tw = plan.tile_shape
-    boxes = plan.boxes
-    for i in range(0, len(boxes), batch):
-        chunk = boxes[i : i + batch]
-        yield chunk, np.stack([image[:, y : y + th, x : x + tw] for y, x in chunk])
-
-
 def pad_index(size: int, padded: int) -> np.ndarray:
-    """Source index of every position of an axis padded from ``size`` to ``padded``, as :func:`pad_image`
-    pads (reflect, repeatedly; edge for a length-1 axis), so tiles are cut without a padded copy."""
+    """Source index of every position of an axis padded from ``size`` to ``padded`` at its end (reflect,
+    repeatedly, as numpy does; edge for a length-1 axis), so tiles are cut without a padded copy."""
     idx = np.arange(size)
     if padded == size:
         return idx
@@ -178,7 +150,7 @@ def tiled_apply(
     floating input, float32 otherwise). ``on_batch(done, total)`` reports progress in tiles. Tiles are
     blended one row of tiles at a time in a float64 band, so memory is one band, not full-size frames.
     """
-    cut = _cutter(image, scale)
+    cut = _Cutter(image, scale)
     c, h, w = cut.shape
     if batch < 1:
         raise ValueError("batch must be at least 1")
@@ -271,33 +243,6 @@ class _Cutter:
         return np.broadcast_to(t, (3, *t.shape[1:])) if t.shape[0] == 1 else t
 
 
-def _cutter(image: np.ndarray, scale: float | None) -> _Cutter:
-    return _Cutter(image, scale)
-
-
 def _check(out: np.ndarray, shape: tuple[int, ...]) -> None:
     if out.shape != tuple(shape):
         raise ValueError(f"tile callable returned shape {out.shape}, expected {tuple(shape)}")
-
-
-def normalised_weights(plan: TilePlan) -> list[tuple[int, int, np.ndarray]]:
-    """Each tile's blend weight after normalisation, cropped to the image.
-
-    For inspection and tests: at every image pixel the weights of the tiles
-    covering it sum to one.
-    """
-    wy = axis_weights(plan.height)
-    wx = axis_weights(plan.width)
-    th, tw = plan.tile_shape
-    wsum = np.zeros((plan.height.padded, plan.width.padded))
-    per_tile = []
-    for ky, y in enumerate(plan.height.starts):
-        for kx, x in enumerate(plan.width.starts):
-            wt = np.outer(wy[ky], wx[kx])
-            wsum[y : y + th, x : x + tw] += wt
-            per_tile.append((y, x, wt))
-    out = []
-    for y, x, wt in per_tile:
-        norm = wt / wsum[y : y + th, x : x + tw]
-        out.append((y, x, norm[: max(0, plan.height.size - y), : max(0, plan.width.size - x)]))
-    return out

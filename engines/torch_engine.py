@@ -8,16 +8,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from deblurcli.errors import OutOfMemory
+from deblurcli.errors import (
+    EngineError,  # noqa: F401  (raised here, defined with the other user-facing errors)
+    OutOfMemory,
+)
 from deblurcli.runtime import cpu_has_native_bf16
 
 from .base import EngineBase, EngineInfo
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-class EngineError(ValueError):
-    """A back end cannot run as asked (device missing, precision unsupported)."""
 
 
 def resolve_device(device: str) -> torch.device:

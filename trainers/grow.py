@@ -20,9 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-
-class GrowError(ValueError):
-    pass
+from deblurcli.errors import GrowError  # noqa: F401  (raised here, defined with the other user-facing errors)
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,9 @@ def handle_errors(f: Callable) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from engines.torch_engine import EngineError
-
         try:
             return f(*args, **kwargs)
-        except (DeblurError, EngineError) as e:
+        except DeblurError as e:  # every user-facing error, engines' included (deblurcli.errors)
             raise fail(str(e)) from None
 
     return wrapper

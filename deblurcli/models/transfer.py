@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..errors import BackboneError  # noqa: F401  (raised here, defined with the other user-facing errors)
 from .layers import DoubleConv, pad_to_multiple
 
 log = logging.getLogger("deblurcli")
@@ -29,10 +30,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _warned: set[str] = set()
-
-
-class BackboneError(ValueError):
-    """A backbone weights file is unreadable or does not fit."""
 
 
 class TransferUNet(nn.Module):

@@ -117,7 +117,22 @@ def measure(tmp: Path, vals: list[Path], sets_root: Path, threads: int | None) -
     return suite, sets, engine
 
 
-def main() -> None:
+def _metadata(first: dict, suite: dict, sets: dict, bar: dict, args: Any) -> dict[str, str]:
+    """The numbers the shipped file carries in its own metadata."""
+
+    def rounded(scores: dict) -> str:
+        keys = ("input_psnr", "input_ssim", "psnr", "ssim")
+        return json.dumps({k: {m: round(v[m], 4) for m in keys} for k, v in scores.items()})
+
+    return {
+        "val_psnr": f"{first['psnr']:.4f}", "val_ssim": f"{first['ssim']:.4f}",
+        "val_input_psnr": f"{first['input_psnr']:.4f}", "val_input_ssim": f"{first['input_ssim']:.4f}",
+        "validation_data": ", ".join(str(v) for v in args.val), "training_command": args.command,
+        "val_suite": rounded(suite), "real_sets": rounded(sets), "bar_passed": str(bar["passed"]).lower(),
+    }  # fmt: skip
+
+
+def _arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("--val", type=Path, action="append", required=True, help="a validation set (repeat per kind)")
@@ -133,10 +148,13 @@ def main() -> None:
         help=f"gain needed on a validation set without --target (default {MIN_GAIN_DB})",
     )
     ap.add_argument("--force", action="store_true")
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    ckpt = read_checkpoint(args.checkpoint)
-    loaded = load_model(weights=args.checkpoint)
+
+def main() -> None:
+    args = _arguments()
+
+    ckpt, loaded = read_checkpoint(args.checkpoint), load_model(weights=args.checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(f".{args.out.name}.candidate.safetensors")
     meta = {
@@ -168,26 +186,12 @@ def main() -> None:
             "scored_seconds": round(time.perf_counter() - t0, 1),
         }
         print(json.dumps(card, indent=2))
-        if not bar["passed"] and not args.force:
+        if not bar["passed"] and not args.force:  # refused: the candidate goes, the shipped file stays
             print(
                 f"not shipped: {'; '.join(bar['misses'] + [f'{w} worse' for w in bar['worse_sets']])}", file=sys.stderr
             )
             sys.exit(1)
-        meta.update(
-            val_psnr=f"{first['psnr']:.4f}",
-            val_ssim=f"{first['ssim']:.4f}",
-            val_input_psnr=f"{first['input_psnr']:.4f}",
-            val_input_ssim=f"{first['input_ssim']:.4f}",
-            validation_data=", ".join(str(v) for v in args.val),
-            training_command=args.command,
-            val_suite=json.dumps(
-                {k: {m: round(v[m], 4) for m in ("input_psnr", "input_ssim", "psnr", "ssim")} for k, v in suite.items()}
-            ),
-            real_sets=json.dumps(
-                {k: {m: round(v[m], 4) for m in ("input_psnr", "input_ssim", "psnr", "ssim")} for k, v in sets.items()}
-            ),
-            bar_passed=str(bar["passed"]).lower(),
-        )
+        meta.update(_metadata(first, suite, sets, bar, args))
         save_checkpoint(args.out, read_checkpoint(tmp).state_dict, loaded.arch, loaded.config, half=True, **meta)
         args.out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
         print(f"shipped {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
