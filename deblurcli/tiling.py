@@ -246,3 +246,26 @@ class _Cutter:
 def _check(out: np.ndarray, shape: tuple[int, ...]) -> None:
     if out.shape != tuple(shape):
         raise ValueError(f"tile callable returned shape {out.shape}, expected {tuple(shape)}")
+
+
+def normalised_weights(plan: TilePlan) -> list[tuple[int, int, np.ndarray]]:
+    """Each tile's blend weight after normalisation, cropped to the image.
+
+    For inspection and tests: at every image pixel the weights of the tiles
+    covering it sum to one.
+    """
+    wy = axis_weights(plan.height)
+    wx = axis_weights(plan.width)
+    th, tw = plan.tile_shape
+    wsum = np.zeros((plan.height.padded, plan.width.padded))
+    per_tile = []
+    for ky, y in enumerate(plan.height.starts):
+        for kx, x in enumerate(plan.width.starts):
+            wt = np.outer(wy[ky], wx[kx])
+            wsum[y : y + th, x : x + tw] += wt
+            per_tile.append((y, x, wt))
+    out = []
+    for y, x, wt in per_tile:
+        norm = wt / wsum[y : y + th, x : x + tw]
+        out.append((y, x, norm[: max(0, plan.height.size - y), : max(0, plan.width.size - x)]))
+    return out
