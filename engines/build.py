@@ -39,7 +39,7 @@ from .targets import (  # noqa: F401  (missing_engine_message is part of this mo
     missing_engine_message,
     resolve_precision,
 )
-from .torch_engine import EngineError, TorchEngine
+from .torch_engine import EngineError, TorchEngine, cuda_device
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +122,7 @@ def open_engine(path: Path, key: EngineKey, device: str = "cpu", threads: int | 
         return OrtEngine(path, key.shapes, device=key.device, threads=threads, precision=key.precision)
     from .trt_engine import TrtEngine
 
-    return TrtEngine(
-        path, key.shapes, device=device if device.startswith("cuda") else "cuda:0", precision=key.precision
-    )
+    return TrtEngine(path, key.shapes, device=cuda_device(device), precision=key.precision)
 
 
 @dataclass
@@ -198,7 +196,7 @@ def _target_device(
         from .trt_engine import require_tensorrt
 
         require_tensorrt()
-        return (device if device.startswith("cuda") else "cuda:0"), dynamic
+        return (cuda_device(device)), dynamic
     if backend == "openvino":
         return _openvino_device(device, precision), dynamic or frame_range(tile, multiple)
     return _ort_device(device, precision), dynamic

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deblurcli.tiling import round_up
+
 SUFFIX = {"onnxruntime": ".onnx", "openvino": ".ov.onnx", "tensorrt": ".engine"}
 TAG = {"onnxruntime": "ort", "openvino": "ov", "tensorrt": "trt"}
 
@@ -73,13 +75,13 @@ def plan_shapes(tile: int, batch: int, multiple: int, dynamic: str | None = None
     """
     if tile < 1 or batch < 1 or multiple < 1:
         raise ValueError("tile, batch and multiple must be positive")
-    t = -(-tile // multiple) * multiple
+    t = round_up(tile, multiple)
     if not dynamic:
         return ShapeRange((batch, t, t), (batch, t, t), (batch, t, t))
     parts = dynamic.split(":")
     if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
         raise ValueError(f"shape range must be MIN:OPT:MAX tile sizes in pixels, got {dynamic!r}")
-    lo, opt, hi = (-(-int(p) // multiple) * multiple for p in parts)
+    lo, opt, hi = (round_up(int(p), multiple) for p in parts)
     if not lo <= opt <= hi:
         raise ValueError(f"shape range {dynamic!r} must satisfy MIN <= OPT <= MAX")
     if not lo <= t <= hi:

@@ -22,7 +22,7 @@ from .base import EngineBase
 from .build import build, engine_key, open_engine
 from .cache import find_engine, plan_shapes
 from .targets import frame_range, missing_engine_message, resolve_precision
-from .torch_engine import EngineError, TorchEngine
+from .torch_engine import EngineError, TorchEngine, cuda_device
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _trt_candidate(loaded: Any, tile: int, batch: int, precision: str, device: s
 
     if not (gpu_available() and _installed("tensorrt")) or device == "cpu":
         return None
-    dev = device if device.startswith("cuda") else "cuda:0"
+    dev = cuda_device(device)
     key = engine_key(loaded, "tensorrt", plan_shapes(tile, batch, loaded.pad_multiple), precision, dev)
     path = find_engine(key, engine_dir)
     return (key, path, dev) if path else None
@@ -70,7 +70,7 @@ def select_engine(
         from .trt_engine import require_tensorrt
 
         require_tensorrt()
-        dev = device if device.startswith("cuda") else "cuda:0"
+        dev = cuda_device(device)
         key = engine_key(loaded, "tensorrt", plan_shapes(tile, batch, loaded.pad_multiple), precision, dev)
         path = find_engine(key, engine_dir)
         if path is None:

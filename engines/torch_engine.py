@@ -19,10 +19,18 @@ from .base import EngineBase, EngineInfo
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
+DEFAULT_CUDA = "cuda:0"
+
+
+def cuda_device(device: str) -> str:
+    """``device`` when it names a CUDA GPU, else the default one (GPU-only back ends: TensorRT)."""
+    return device if device.startswith("cuda") else DEFAULT_CUDA
+
+
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks the first CUDA GPU when present, else the CPU."""
     if device == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+        return torch.device(DEFAULT_CUDA if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except RuntimeError:

@@ -185,7 +185,9 @@ class TrtEngine(ShapeCheckedEngine):
 
         trt = require_tensorrt()
         self.torch = torch
-        self.device = torch.device(device if device.startswith("cuda") else "cuda:0")
+        from .torch_engine import cuda_device
+
+        self.device = torch.device(cuda_device(device))
         torch.cuda.set_device(self.device)
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.runtime = trt.Runtime(self.logger)
