@@ -8,6 +8,7 @@ pipeline, never inside an engine.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -35,8 +36,8 @@ class Engine(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-class EngineBase:
-    """Context-manager plumbing and input checks shared by the engines."""
+class EngineBase(ABC):
+    """Context-manager plumbing and input checks shared by the engines; each engine defines ``infer``."""
 
     info: EngineInfo
 
@@ -46,11 +47,12 @@ class EngineBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027  (optional: engines holding resources override it)
+        """Release the back end's resources; nothing to release by default."""
 
+    @abstractmethod
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """(N, 3, h, w) float32 RGB in [0, 1] -> the same shape, deblurred."""
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.infer(batch)
