@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -178,7 +177,7 @@ def tiled_apply(
 
 def _blend(
     plan: TilePlan,
-    cut: Any,
+    cut: _Cutter,
     fn: BatchFn,
     rows: np.ndarray,
     cols: np.ndarray,
@@ -199,14 +198,15 @@ def _blend(
     done = 0
     for k, y in enumerate(starts):
         bottom, band_top = y + th, y
-        xs = list(plan.width.starts)
+        xs = list(enumerate(plan.width.starts))
+        strip = cut.rows(rows[y:bottom])  # this row of tiles' source rows, gathered once
         for i in range(0, len(xs), batch):
             chunk = xs[i : i + batch]
-            tiles = np.stack([cut(rows[y:bottom], cols[x : x + tw]) for x in chunk])
+            tiles = np.stack([cut.tile(strip, cols[x : x + tw]) for _, x in chunk])
             out = np.asarray(fn(tiles))
             _check(out, tiles.shape)
-            for x, t in zip(chunk, out):
-                wt = np.outer(wy[k], wx[xs.index(x)])
+            for (j, x), t in zip(chunk, out):
+                wt = np.outer(wy[k], wx[j])
                 band[:c, y - band_top : bottom - band_top, x : x + tw] += t * wt
                 band[c, y - band_top : bottom - band_top, x : x + tw] += wt
             done += len(chunk)
@@ -236,11 +236,19 @@ class _Cutter:
                 raise ValueError(f"expected an (H, W, 1 or 3) integer image, got shape {image.shape}")
             self.shape = (3, image.shape[0], image.shape[1])
 
-    def __call__(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """The source rows of one row of tiles, in the image's own layout."""
+        return self.image[:, rows] if self.scale is None else self.image[rows]
+
+    def tile(self, strip: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """A (C, th, tw) float tile from a strip of :meth:`rows`."""
         if self.scale is None:
-            return self.image[:, rows][:, :, cols]
-        t = self.image[rows][:, cols].transpose(2, 0, 1).astype(np.float32) / np.float32(self.scale)
+            return strip[:, :, cols]
+        t = strip[:, cols].transpose(2, 0, 1).astype(np.float32) / np.float32(self.scale)
         return np.broadcast_to(t, (3, *t.shape[1:])) if t.shape[0] == 1 else t
+
+    def __call__(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return self.tile(self.rows(rows), cols)
 
 
 def _check(out: np.ndarray, shape: tuple[int, ...]) -> None:
