@@ -132,6 +132,17 @@ def test_batches_depend_only_on_seed_and_step():
     assert not {r0._index(i) for i in range(15)} & {r1._index(i) for i in range(15)}
 
 
+def test_prefetched_batches_are_the_same_batches():
+    """Batches cut ahead in threads (the GPU path) equal the ones cut on demand, also across a resume's jump."""
+    plain = BatchSource(PairLoader(find_pairs(PATCHES)), 4, 64, None, seed=3)
+    ahead = BatchSource(PairLoader(find_pairs(PATCHES)), 4, 64, None, seed=3, prefetch=3)
+    try:
+        for step in [*range(0, 8), 30, 31, 2]:
+            assert all(np.array_equal(x, y) for x, y in zip(plain.get(step), ahead.get(step)))
+    finally:
+        ahead.close()
+
+
 def test_oversampled_set_is_cached_once():
     # recipes pass a set --data 30 times to weight it; the decoded images must be held once, not 30 times
     once = PairLoader(find_pairs(PATCHES))

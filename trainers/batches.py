@@ -3,6 +3,8 @@ one would have."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ class BatchSource:
         seed: int = 0,
         rank: int = 0,
         world: int = 1,
+        prefetch: int = 0,
     ) -> None:
         from torch.utils.data import DistributedSampler
 
@@ -39,16 +42,42 @@ class BatchSource:
         )
         self._epoch: int | None = None
         self._order: list[int] = []
+        # batches for the next ``prefetch`` steps are built in threads while the model trains on this one (numpy
+        # and torch release the GIL); each is still a function of (seed, step, rank) alone
+        self.prefetch = prefetch
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: dict[int, Future] = {}
 
     def _index(self, position: int) -> int:
         per_rank = len(self.sampler)
         epoch, offset = divmod(position, per_rank)
-        if epoch != self._epoch:
-            self.sampler.set_epoch(epoch)
-            self._order, self._epoch = list(self.sampler), epoch
-        return self._order[offset]
+        with self._lock:
+            if epoch != self._epoch:
+                self.sampler.set_epoch(epoch)
+                self._order, self._epoch = list(self.sampler), epoch
+            return self._order[offset]
 
     def get(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch of ``step``; with ``prefetch``, also starts building the next ones."""
+        if not self.prefetch:
+            return self._build(step)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.prefetch, thread_name_prefix="batches")
+        future = self._ahead.pop(step, None)
+        for stale in [s for s in self._ahead if s < step]:
+            self._ahead.pop(stale).cancel()
+        for s in range(step + 1, step + 1 + self.prefetch):
+            if s not in self._ahead:
+                self._ahead[s] = self._pool.submit(self._build, s)
+        return future.result() if future is not None else self._build(step)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._ahead = None, {}
+
+    def _build(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step, self.rank])
         blurs: list[np.ndarray] = []
         sharps: list[np.ndarray] = []

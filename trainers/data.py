@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,7 @@ class PairLoader:
         self.cache_bytes = cache_bytes
         self.cached = 0
         self.bad: set[int] = set()
+        self._lock = threading.Lock()  # batches may be built in threads
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -192,9 +194,10 @@ class PairLoader:
             )
             self.bad.add(i)
             return None
-        if self.cached + blur.nbytes * 2 <= self.cache_bytes:
-            self.cache[key] = (blur, sharp)
-            self.cached += blur.nbytes * 2
+        with self._lock:
+            if key not in self.cache and self.cached + blur.nbytes * 2 <= self.cache_bytes:
+                self.cache[key] = (blur, sharp)
+                self.cached += blur.nbytes * 2
         return blur, sharp
 
 

@@ -76,8 +76,16 @@ class Trainer(RunFiles):
         self.model.to(self.device)
         self.loss_fn = CombinedLoss(o.loss, o.backbone_weights).to(self.device)
         self.train_pairs, self.val_pairs = self._pairs()
+        # on a GPU the next batches are cut in threads while it trains (on a CPU the cores are the model's)
         self.batches = BatchSource(
-            PairLoader(self.train_pairs), o.batch, o.patch or None, o.resize, o.seed, self.dist.rank, self.dist.world
+            PairLoader(self.train_pairs),
+            o.batch,
+            o.patch or None,
+            o.resize,
+            o.seed,
+            self.dist.rank,
+            self.dist.world,
+            prefetch=4 if self.device.type == "cuda" else 0,
         )
         self.opt = torch.optim.AdamW(
             self.model.parameters(), lr=o.lr, betas=RECIPES[o.arch].betas, weight_decay=o.weight_decay
@@ -274,6 +282,7 @@ class Trainer(RunFiles):
             if self.dist.main:
                 self.save_last()
         finally:
+            self.batches.close()
             if self.dist.world > 1:
                 import torch.distributed as dist
 
