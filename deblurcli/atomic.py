@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,7 +38,8 @@ def _host() -> str:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a fresh, exclusively created temporary path beside ``path``; rename it to ``path`` on success.
 
-    On an exception the temporary file is removed and ``path`` is untouched.
+    On an exception the temporary file is removed and ``path`` is untouched. The file gets the mode any new
+    file gets (0666 minus the umask; mkstemp's own is 0600), or the mode of the file it replaces.
     """
     path = Path(path)
     fd, name = tempfile.mkstemp(prefix=f"{PREFIX}{_host()}-{os.getpid()}-", suffix=SUFFIX, dir=path.parent)
@@ -45,10 +47,26 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        set_mode(tmp, path)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def set_mode(tmp: Path, final: Path) -> None:
+    """Give ``tmp`` the mode of the regular file ``final`` it replaces, else 0666 minus the umask (as open())."""
+    try:
+        st = os.stat(final, follow_symlinks=False)  # a planted symlink lends nothing
+        mode = st.st_mode & 0o777 if stat.S_ISREG(st.st_mode) else None
+    except OSError:
+        mode = None
+    if mode is None:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    with contextlib.suppress(FileNotFoundError):  # the caller may have moved its temporary file away
+        os.chmod(tmp, mode)
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

@@ -13,7 +13,6 @@ are read with ``torch.load(weights_only=True)``: never unrestricted pickle.
 from __future__ import annotations
 
 import json
-import os
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -150,13 +149,6 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path, kind, sd, meta)
 
 
-def _default_mode(path: Path) -> None:
-    """safetensors writes 0600 files; give checkpoints the mode any new file gets (0666 minus the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
 def save_checkpoint(
     path: str | Path,
     state_dict: Mapping[str, torch.Tensor],
@@ -192,7 +184,6 @@ def save_checkpoint(
 
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
-        _default_mode(tmp)
     return path
 
 

@@ -55,6 +55,9 @@ def test_eval_numbers_equal_scikit_image(tmp_path, tiny_weights, monkeypatch):
             structural_similarity(sharp, out, data_range=1, channel_axis=2), abs=1e-9
         )
     s = {row["label"]: row for row in doc["summary"]}
+    # two runs with files of the same name keep a row each (the second is named by its folder too)
+    twin = f"nafnet:{tiny_weights.parent.name}/nafnet-tiny"
+    assert list(s) == ["input", label, twin] and s[twin]["psnr_mean"] == s[label]["psnr_mean"]
     assert s["input"]["psnr_mean"] == pytest.approx(np.mean([im["psnr"]["input"] for im in doc["images"]]))
     assert s["input"]["seconds_per_mp"] is None and s["nafnet:nafnet-tiny"]["seconds_per_mp"] > 0
     img = cv2.imread(str(fig))

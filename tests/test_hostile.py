@@ -86,6 +86,23 @@ def test_a_255_byte_name_fits(good, tmp_path, tiny_weights):
     assert (tmp_path / "out" / name).is_file()
 
 
+def test_outputs_get_the_umask_mode_and_overwrite_keeps_the_old_mode(good, tmp_path, tiny_weights):
+    """Outputs are ordinary files (0666 minus the umask, as cp or an editor would make), not mkstemp's 0600."""
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        r = run("folder", good, "-o", out, "--weights", tiny_weights, "-q")
+        assert r.exit_code == 0, r.output
+        assert {oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {oct(0o644)}
+        os.chmod(out / "00000000.png", 0o640)
+        r = run("folder", good, "-o", out, "--weights", tiny_weights, "--overwrite", "-q")
+        assert r.exit_code == 0, r.output
+        assert (out / "00000000.png").stat().st_mode & 0o777 == 0o640
+        assert {p.stat().st_mode & 0o777 for p in out.iterdir() if p.name != "00000000.png"} == {0o644}
+    finally:
+        os.umask(old)
+
+
 def test_a_planted_symlink_in_out_is_replaced_never_followed(good, tmp_path, tiny_weights):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")

@@ -80,11 +80,21 @@ def eval_(
             o = open_deblurrer(inference.with_model(name, weights[i] if weights else None))
             opened.append(o)
             label = o.loaded.arch if names.count(name) == 1 and name else f"{o.loaded.arch}:{o.loaded.weights.stem}"
-            runners.append((label, o.deblurrer))
+            runners.append((unique_label(label, o.loaded.weights, [lab for lab, _ in runners]), o.deblurrer))
         _score(pairs, runners, data, as_json, figure, figure_rows, quiet)
     finally:
         for o in opened:  # every engine opened, also when one failed to open or scoring failed
             o.close()
+
+
+def unique_label(label: str, weights: Path, taken: list[str]) -> str:
+    """A row name no other model has: two runs' files both called last.safetensors get their folders' names."""
+    if label in taken:
+        label = f"{label.split(':')[0]}:{weights.parent.name}/{weights.stem}"
+    base, n = label, 2
+    while label in taken:
+        label, n = f"{base}#{n}", n + 1
+    return label
 
 
 def _score(pairs, runners, data, as_json, figure, figure_rows, quiet) -> None:
