@@ -53,6 +53,12 @@ class OpenDeblurrer:
     def close(self) -> None:
         self.engine.close()
 
+    def __enter__(self) -> OpenDeblurrer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
     """Load weights, pick and start the engine, and wrap both in the tiled pipeline."""

@@ -173,6 +173,9 @@ def test_models_lists_every_registered_variant():
     assert up["parameters"] == 249_819 and up["pad_multiple"] == 32 and 40 < up["gmacs_per_mp"] < 60
     table = run("models")
     assert table.exit_code == 0 and "GMACs/MP" in table.output and "uptimus" in table.output
+    # the study's transfer U-Nets ship no weights: the listing says how to get them
+    note = " ".join(table.output.split()[-30:])
+    assert "efficientnet_b4" in note and "vgg19" in note and "study.sh" in note
 
 
 @pytest.mark.slow

@@ -108,3 +108,59 @@ def test_the_uptimus_stage_converts_the_study_checkpoint_first(tmp_path):
         str(tmp_path / "runs" / "uptimus-seed.safetensors"),
     ]
     assert values(args, "--variant")[-1] == "default"
+
+
+def test_the_study_gives_every_architecture_the_same_budget_and_data(tmp_path):
+    """study_train.sh: one budget (steps, batch, crop, seed, EMA), the same data for all five, no frozen random
+    encoders, the documented variants."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "deblurcli"
+    fake.write_text('#!/bin/sh\n{ echo ---; for a in "$@"; do printf "%s\\n" "$a"; done; } >> "$ARGS_LOG"\n')
+    fake.chmod(0o755)
+    pack = tmp_path / "pack"
+    for d in ("bsds500", "real_reds_train_000", "gopro240"):
+        (pack / d).mkdir(parents=True)
+    (pack / "COMPOSITION").write_text("total 0\n")
+    log = tmp_path / "args"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log))
+    r = subprocess.run(
+        ["bash", str(ROOT / "trainers/recipes/study_train.sh"), "all", str(pack), str(tmp_path / "runs"), "--val", "V"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    calls = [c.strip().splitlines() for c in log.read_text().split("---") if c.strip()]
+    archs = {c[1]: c for c in calls}
+    assert list(archs) == ["nafnet", "resunet", "uptimus", "efficientnet_b4", "vgg19"]
+    assert {a: values(c, "--variant")[0] for a, c in archs.items()} == {
+        "nafnet": "small",
+        "resunet": "small",
+        "uptimus": "default",
+        "efficientnet_b4": "default",
+        "vgg19": "small",
+    }
+    for flag in ("--steps", "--batch", "--patch", "--seed", "--ema", "--data", "--val"):
+        assert len({tuple(values(c, flag)) for c in calls}) == 1, flag
+    assert sorted(values(calls[0], "--data")) == sorted(
+        str(pack / d) for d in ("bsds500", "real_reds_train_000", "gopro240")
+    )
+    assert [values(archs[a], "--freeze-steps") for a in archs] == [[], [], [], ["0"], ["0"]]
+
+
+def test_the_study_table_is_what_results_json_renders_and_every_model_deblurs():
+    """README's study block equals study_table.py's rendering of results.json; the study's claim holds: every
+    architecture beats the blurry input on the REDS and GoPro-style sets."""
+    import json
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "trainers/recipes/study_table.py"), "--check"], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((ROOT / "trainers/recipes/study/results.json").read_text())
+    assert sorted(doc["models"]) == sorted(["nafnet", "resunet", "uptimus", "efficientnet_b4", "vgg19"])
+    for kind in ("reds", "gopro"):
+        s = doc["sets"][kind]
+        assert all(s[a][0] > s["input"][0] for a in doc["models"]), kind

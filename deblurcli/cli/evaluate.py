@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -74,7 +75,8 @@ def eval_(
         pairs += find_pairs(d, split="test")
     pairs = pairs[:limit] if limit else pairs
     names = resolve_models(models, list(weights))
-    runners, opened = [], []
+    runners: list[tuple[str, Any]] = []
+    opened: list[Any] = []
     try:
         for i, name in enumerate(names):
             o = open_deblurrer(inference.with_model(name, weights[i] if weights else None))

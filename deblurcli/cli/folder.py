@@ -11,6 +11,7 @@ import click
 from ..catalog import IMAGE_FORMATS
 from ..inference import InferenceOptions
 from .common import handle_errors, inference_options, quiet_option
+from .executor_options import executor_options
 
 
 @click.command()
@@ -30,6 +31,7 @@ from .common import handle_errors, inference_options, quiet_option
 @click.option("--skip-existing", is_flag=True, help="Skip images whose output exists (resume a run).")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
 @inference_options()
+@executor_options
 @click.option(
     "--json",
     "json_report",
@@ -46,6 +48,7 @@ def folder(
     skip_existing: bool,
     overwrite: bool,
     inference: InferenceOptions,
+    executor: Any,
     json_report: Path | None,
     quiet: bool,
 ) -> None:
@@ -54,15 +57,30 @@ def folder(
     Inputs are never modified; each output keeps the input's name, size, bit
     depth, alpha and grayscale, and is written under a temporary name first.
     Unreadable files are reported and skipped. Exit code 1 if any file failed.
+    With --executor ray the same job runs on a Ray cluster (README "Many machines").
     """
-    from .. import console
-    from ..folder import plan_folder, run_folder
-    from ..inference import open_deblurrer
-    from .common import fail
+    from ..folder import plan_folder
 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite exclude each other")
+    if executor.name == "ray":
+        from ..executor import require_ray
+
+        require_ray()
     out_dir, tasks, decided = plan_folder(input_dir, output, recursive, fmt, skip_existing, overwrite)
+    if executor.name == "ray":
+        from .folder_ray import folder_on_ray
+
+        return folder_on_ray(tasks, decided, out_dir, inference, executor, json_report, quiet)
+    _folder_local(tasks, decided, out_dir, inference, json_report, quiet)
+
+
+def _folder_local(tasks, decided, out_dir, inference, json_report, quiet) -> None:
+    from .. import console
+    from ..folder import run_folder
+    from ..inference import open_deblurrer
+    from .common import fail
+
     loaded, eng, deblurrer = open_deblurrer(inference)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,11 +103,18 @@ def folder(
                 console.error(f"error: {r.input}: {r.error}")
 
         report = run_folder(tasks, deblurrer, decided, lambda t: progress.update(bar, current=t.src.name), on_done)
+    finish(report, loaded, {"engine": eng.info.__dict__}, out_dir, tasks, json_report, quiet)
+
+
+def finish(report: Any, loaded: Any, how: dict, out_dir: Path, tasks: list, json_report: Path | None, quiet: bool):
+    """The report, summary and exit code, whichever executor ran the job."""
+    from .. import console
+
     if json_report:
         from ..images import write_json_atomic
 
         head = {"model": loaded.arch, "variant": loaded.variant, "weights": str(loaded.weights)}
-        write_json_atomic(json_report, report.to_json(**head, engine=eng.info.__dict__, output=str(out_dir)))
+        write_json_atomic(json_report, report.to_json(**head, **how, output=str(out_dir)))
     if not quiet:
         console.err.print(_summary(report))
     if report.interrupted:

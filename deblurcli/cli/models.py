@@ -59,3 +59,9 @@ def models(as_json: bool) -> None:
             ],
         )
     )
+    missing = [r["name"] for r in rows if r["default"] and not r["weights"]]
+    if missing:
+        console.out.print(
+            f"No weights ship for {', '.join(missing)} (too large for the package): train them with "
+            "'bash trainers/recipes/study.sh' (README, \"The study\"), or pass --weights FILE."
+        )

@@ -11,6 +11,7 @@ import click
 from ..catalog import VIDEO_CODECS
 from ..inference import InferenceOptions
 from .common import fail, handle_errors, inference_options, quiet_option
+from .executor_options import executor_options
 
 
 def _seconds(value: str | None, name: str) -> float | None:
@@ -30,12 +31,13 @@ def _seconds(value: str | None, name: str) -> float | None:
 
 
 @click.command()
-@click.argument("src", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Output file (default: INPUT-deblurred.mp4 beside INPUT). Container from its extension.",
+    type=click.Path(path_type=Path),
+    help="Output file (default: INPUT-deblurred.mp4 beside INPUT); container from its extension. With several "
+    "inputs or a folder: an output folder (NAME.mp4 in it).",
 )
 @click.option(
     "--codec",
@@ -62,20 +64,22 @@ def _seconds(value: str | None, name: str) -> float | None:
     "lost, exit 1 (default: refuse with exit 2).",
 )
 @inference_options()
+@executor_options
 @click.option(
     "--json",
     "json_report",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JSON summary (input facts, output, frames, seconds, fps).",
+    help="Write a JSON summary (input facts, output, frames, seconds, fps; one row per video for several).",
 )
 @quiet_option
 @handle_errors
 def video(
-    src: Path,
+    inputs: tuple[Path, ...],
     output: Path | None,
     resume: bool,
     overwrite: bool,
     inference: InferenceOptions,
+    executor: Any,
     json_report: Path | None,
     quiet: bool,
     **o: Any,
@@ -85,21 +89,34 @@ def video(
     Audio and subtitles are stream-copied, every frame keeps its timestamp
     (variable frame rate stays in sync), colour tags and rotation are carried
     over and 10-bit stays 10-bit. Ctrl-C stops cleanly; run again with
-    --resume to continue. The input is never overwritten.
+    --resume to continue. The input is never overwritten. Several inputs or
+    a folder of videos make one job (a bad video is reported, the others go
+    on); with --executor ray each video runs on a Ray worker.
     """
-    from .. import console
-    from ..inference import open_deblurrer
-    from ..video import AlreadyComplete, VideoOptions, check_container, check_paths, deblur_video, default_output
-    from ..video.io import probe
+    from ..video import VideoOptions
 
-    if not src.exists():
-        raise fail(f"{src}: no such file")
-    out = output or default_output(src)
     opts = VideoOptions(
         codec=o["codec"], crf=o["crf"], preset=o["preset"], pix_fmt=o["pix_fmt"], audio=not o["no_audio"],
         start=_seconds(o["start"], "--start"), duration=_seconds(o["duration"], "--duration"),
         max_frames=o["max_frames"], salvage=o["salvage"],
     )  # fmt: skip
+    if len(inputs) > 1 or inputs[0].is_dir() or executor.name == "ray":
+        from .video_many import many_videos
+
+        return many_videos(list(inputs), output, opts, resume, overwrite, inference, executor, json_report, quiet)
+    _one_video(inputs[0], output, opts, resume, overwrite, inference, json_report, quiet)
+
+
+def _one_video(src, output, opts, resume, overwrite, inference, json_report, quiet) -> None:
+    from .. import console
+    from ..inference import OpenDeblurrer, open_deblurrer
+    from ..video import AlreadyComplete, check_container, check_paths, deblur_video, default_output
+    from ..video.batch import model_id as video_model_id
+    from ..video.io import probe
+
+    if not src.exists():
+        raise fail(f"{src}: no such file")
+    out = output / f"{src.stem}.mp4" if output is not None and output.is_dir() else output or default_output(src)
     info = probe(src)  # bad input fails here, before a model is loaded
     try:
         check_paths(src, out, resume, overwrite)
@@ -109,7 +126,7 @@ def video(
         return
     check_container(out, opts.codec)
     loaded, eng, deblurrer = open_deblurrer(inference)
-    model_id = f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{deblurrer.tile}/{deblurrer.overlap}"
+    model_id = video_model_id(OpenDeblurrer(loaded, eng, deblurrer))
     if not quiet:
         console.err.print(
             f"{src.name}: {info.width}x{info.height} {info.codec} {info.pix_fmt}, {info.estimated_frames or '?'} "

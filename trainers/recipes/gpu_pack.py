@@ -54,6 +54,13 @@ def crops(shape: tuple[int, ...], n: int, size: int, rng: np.random.Generator) -
     return [(int(rng.integers(0, h - sh + 1)), int(rng.integers(0, w - sw + 1)), sh, sw) for _ in range(n)]
 
 
+def read(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise SystemExit(f"gpu_pack: cannot read {path}")
+    return img
+
+
 def pack(mix: Path, out: Path, quality: int, seed: int = 0) -> dict[str, int]:
     params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
     counts = {}
@@ -68,7 +75,7 @@ def pack(mix: Path, out: Path, quality: int, seed: int = 0) -> dict[str, int]:
         (dst / "sharp").mkdir(parents=True, exist_ok=True)
         n = 0
         for i in chosen:
-            blur, sharp = (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in pairs[i])
+            blur, sharp = (read(p) for p in pairs[i])
             for j, (y, x, h, w) in enumerate(crops(blur.shape, per, size, rng)):
                 name = f"{i:05d}_{j}.jpg"
                 cv2.imwrite(str(dst / "blur" / name), blur[y : y + h, x : x + w], params)

@@ -86,6 +86,21 @@ ABOUT: dict[str, dict[str, Any]] = {
         "data": REAL_MIX,
         "stage": "uptimus",
     },
+    "resunet-small": {
+        "title": "`resunet-small` (the study's ResUNet)",
+        "intro": '`deblurcli folder DIR -m resunet` uses it. It is the study run\'s ResUNet (README, "The study"): '
+        "trained from scratch for 34 s on one H200, it deblurs every kind a little and is the fastest model on a "
+        "CPU, but far behind the default; it ships so that `deblurcli eval -m all` compares the study's "
+        "architectures on your own pairs.",
+        "architecture": "a U-Net of double 3x3 convolutions (BatchNorm, ReLU) with a global residual, from "
+        "scratch (Ronneberger et al. 2015), variant `small`: width 16, four levels",
+        "training": "the study's budget: {steps} steps of batch 32 x 256 px crops (32,000 crops) from scratch, "
+        "MAE + SSIM loss, AdamW lr 1e-3, 100 warm-up steps, cosine decay, EMA 0.999, bf16 autocast on one "
+        "NVIDIA H200 (34 s)",
+        "data": "`gpu_pack.py`'s 549-pair sample of the cross-kind mix (JPEG q95 4:4:4 crops: 225 camera-shake pairs "
+        "through the camera model, 168 GoPro-style, 120 REDS, 36 handheld 60 fps)",
+        "stage": "study/resunet",
+    },
 }
 
 

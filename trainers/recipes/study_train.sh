@@ -11,6 +11,7 @@
 set -euo pipefail
 WHAT=$1; D=$2; R=$3; shift 3
 STEPS=${STEPS:-1000}; BATCH=${BATCH:-32}; TIME_LIMIT=${TIME_LIMIT:-}
+DEBLURCLI=${DEBLURCLI:-deblurcli}  # "python3 -m deblurcli" where it is not installed (a rented GPU)
 # the architectures and variants of the study: CPU-sized ResUNet, VGG19 with the narrower decoder (its full
 # decoder costs 860 GMACs per megapixel), the shipped NAFNet and Uptimus configurations
 declare -A VARIANT=([nafnet]=small [resunet]=small [uptimus]=default [efficientnet_b4]=default [vgg19]=small)
@@ -22,7 +23,7 @@ run() {
   [ -n "$TIME_LIMIT" ] && extra+=(--time-limit "$TIME_LIMIT")
   case $arch in efficientnet_b4|vgg19) extra+=(--freeze-steps 0) ;; esac  # a random encoder is not frozen
   RESUME=(); [ -f "$R/$arch/last.safetensors" ] && RESUME=(--resume)
-  python3 -m deblurcli train "$arch" --variant "${VARIANT[$arch]}" "${DATA[@]}" --out "$R/$arch" \
+  $DEBLURCLI train "$arch" --variant "${VARIANT[$arch]}" "${DATA[@]}" --out "$R/$arch" \
     --steps "$STEPS" --batch "$BATCH" --patch 256 --warmup 100 --ema 0.999 --seed 11 \
     --save-every "$STEPS" --val-every "$STEPS" "${extra[@]}" "${RESUME[@]}" "$@"
 }

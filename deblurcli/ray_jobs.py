@@ -1,0 +1,192 @@
+"""Folder and video jobs on a Ray cluster, through Ray Data (imported only on this path).
+
+The driver plans the job exactly as the local executor does (names, tree, ``--skip-existing``,
+``--overwrite``, refusals), then builds a dataset of tasks (``ray.data.from_items``) and maps it with
+:class:`FolderWorker`/:class:`VideoWorker`, a callable class run by an ``ActorPoolStrategy``: each actor opens
+the model once with the same options the local path uses and writes its outputs itself, each under a
+temporary name renamed when complete. The driver streams each file's result row back into the usual
+progress bar, summary, ``--json`` report and exit code. An actor whose process dies is restarted and its
+batch retried (``max_restarts``/``max_task_retries``); since outputs appear only complete, under their final
+name, a retried file is written once. Actors claim ``--cpus-per-worker`` each and, unless ``--workers``
+says otherwise, leave one CPU of the cluster for Ray Data's own tasks (ray-project/ray#44687).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import DeblurError
+from .executor import ExecutorOptions, require_ray
+from .folder import FileResult, FolderReport, Task, process_file
+from .inference import InferenceOptions
+
+_RESULT_FIELDS = [f.name for f in fields(FileResult)]
+
+
+def connect(ex: ExecutorOptions) -> Any:
+    """Join ``--ray-address``, else ``RAY_ADDRESS``, else start a local Ray for this job (or reuse this
+    process's, e.g. a test session's)."""
+    ray = require_ray()
+    for name in ("ray", "ray.data"):  # deblurcli reports progress and errors itself
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if not ray.is_initialized():
+        address = ex.address or os.environ.get("RAY_ADDRESS") or None
+        try:
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                ignore_reinit_error=True,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise DeblurError(f"cannot reach Ray at {address or 'a new local Ray'}: {str(e).splitlines()[0]}") from None
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # deblurcli draws its own
+    ctx.print_on_execution_start = False
+    return ray
+
+
+def pool_size(ray: Any, ex: ExecutorOptions) -> tuple[int, int]:
+    """(min, max) actors: --workers, else as many as the cluster holds, one CPU left for Ray Data."""
+    if ex.workers:
+        return ex.workers
+    res = ray.cluster_resources()
+    if ex.gpus_per_worker > 0:
+        most = int(res.get("GPU", 0) // ex.gpus_per_worker)
+        if most < 1:
+            raise DeblurError(f"--gpus-per-worker {ex.gpus_per_worker:g}: the Ray cluster has no free GPU")
+    else:
+        most = int(max(1.0, res.get("CPU", 1) - 1) // ex.cpus_per_worker)
+    return 1, max(1, most)
+
+
+class _Worker:
+    """One actor: opens the model once (the local path's options, threads = its CPU share)."""
+
+    options: dict[str, Any] = {}  # set on a per-job subclass: {"inference": ..., "job": ...}
+
+    def __init__(self) -> None:
+        from .inference import open_deblurrer
+
+        self.opened = open_deblurrer(InferenceOptions(**self.options["inference"]))
+        self.job = self.options.get("job", {})
+
+    def __del__(self) -> None:
+        opened = getattr(self, "opened", None)
+        if opened is not None:
+            opened.close()
+
+
+class FolderWorker(_Worker):
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        rows = []
+        for i, src, dst in zip(batch["index"], batch["src"], batch["dst"]):
+            r = process_file(Task(Path(str(src)), Path(str(dst))), self.opened.deblurrer)
+            rows.append(json.dumps({"index": int(i), **asdict(r)}))
+        return {"result": rows}
+
+
+class VideoWorker(_Worker):
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        from .video.batch import model_id, run_one
+        from .video.policy import VideoOptions
+
+        opts, o = VideoOptions(**self.job["video"]), self.opened
+        rows = []
+        for i, src, dst in zip(batch["index"], batch["src"], batch["dst"]):
+            r = run_one(
+                Path(str(src)),
+                Path(str(dst)),
+                opts,
+                o.deblurrer,
+                model_id(o),
+                self.job["resume"],
+                self.job["overwrite"],
+            )
+            rows.append(json.dumps({"index": int(i), **r}))
+        return {"result": rows}
+
+
+def run_videos_ray(
+    jobs: list[tuple[Path, Path]],
+    inference: InferenceOptions,
+    ex: ExecutorOptions,
+    job: dict[str, Any],
+    on_done: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Each video one Ray task running the local video pipeline on a worker; rows in input order."""
+    ray = connect(ex)
+    items = [{"index": i, "src": str(s), "dst": str(d)} for i, (s, d) in enumerate(jobs)]
+    done: dict[int, dict] = {}
+    try:
+        for r in _map(ray, items, VideoWorker, inference, replace(ex, batch_files=1), job):
+            done[r.pop("index")] = r
+            if on_done:
+                on_done(r)
+    except ray.exceptions.RayError as e:
+        raise DeblurError(f"the Ray job failed: {_first_line(e)}") from None
+    return [done[i] for i in sorted(done)]
+
+
+def _map(
+    ray: Any, items: list[dict], worker: type, inference: InferenceOptions, ex: ExecutorOptions, job: dict | None = None
+) -> Iterator:
+    lo, hi = pool_size(ray, ex)
+    options = {"inference": asdict(replace(inference, threads=inference.threads or ex.threads)), "job": job or {}}
+    ds = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
+    job_worker = type(worker.__name__, (worker,), {"options": options})
+    ds = ds.map_batches(
+        job_worker,
+        batch_size=ex.batch_files,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(min_size=min(lo, len(items)), max_size=max(1, min(hi, len(items)))),
+        num_cpus=ex.cpus_per_worker,
+        num_gpus=ex.gpus_per_worker or None,
+    )  # Ray Data restarts a dead actor and retries its batch by default (max_restarts=-1, max_task_retries=-1)
+    for row in ds.iter_rows():
+        yield json.loads(row["result"])
+
+
+def run_folder_ray(
+    tasks: list[Task],
+    inference: InferenceOptions,
+    ex: ExecutorOptions,
+    decided: list[FileResult] | None = None,
+    on_done: Callable[[FileResult], None] | None = None,
+) -> FolderReport:
+    """:func:`deblurcli.folder.run_folder` on Ray: the same results, in the same order, the same report."""
+    import time
+
+    report = FolderReport(list(decided or []))
+    if not tasks:
+        return report
+    ray = connect(ex)
+    t0 = time.perf_counter()
+    items = [{"index": i, "src": str(t.src), "dst": str(t.dst)} for i, t in enumerate(tasks)]
+    done: dict[int, FileResult] = {}
+    try:
+        for row in _map(ray, items, FolderWorker, inference, ex):
+            r = FileResult(**{k: row[k] for k in _RESULT_FIELDS})
+            done[row["index"]] = r
+            if on_done:
+                on_done(r)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    except ray.exceptions.RayError as e:
+        raise DeblurError(f"the Ray job failed: {_first_line(e)}") from None
+    report.results += [done[i] for i in sorted(done)]
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "Error:" in ln]
+    return (errors[-1] if errors else lines[0] if lines else type(e).__name__)[:300]
