@@ -34,6 +34,7 @@ class InferenceOptions:
     overlap: int | None = None
     batch: int = 1
     engine_dir: Path | None = None
+    ensemble: int = 1  # flips/rotations averaged (engines/ensemble.py)
 
     def with_model(self, model: str | None, weights: Path | None = None) -> InferenceOptions:
         return replace(self, model=model, weights=weights, variant=None if model != self.model else self.variant)
@@ -78,7 +79,12 @@ def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
     if overlap >= tile:
         raise DeblurError(f"--overlap {overlap} must be smaller than --tile {tile}")
     sel = select_engine(o.engine, loaded, o.device, o.precision, o.threads, tile, o.batch, o.engine_dir)
-    d = Deblurrer.for_config(sel.engine, cfg, tile, overlap, o.batch, sel.fixed_shape)
+    run: Any = sel.engine
+    if o.ensemble > 1:
+        from engines.ensemble import Ensemble  # tiles are square, so a fixed-shape engine takes turned ones
+
+        run = Ensemble(sel.engine, o.ensemble)
+    d = Deblurrer.for_config(run, cfg, tile, overlap, o.batch, sel.fixed_shape)
     if cpu and not o.tile and not sel.fixed_shape:
         d.frame_pixels = FRAME_PIXELS
     return OpenDeblurrer(loaded, sel.engine, d)

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -8,6 +9,8 @@ import torch
 from deblurcli.models import create_model
 from engines import Engine
 from engines.torch_engine import EngineError, TorchEngine
+
+from .conftest import DATA
 
 
 def test_torch_engine_follows_the_protocol():
@@ -55,3 +58,39 @@ def test_importing_the_package_imports_no_heavy_backend():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_self_ensemble_undoes_every_transform():
+    """Each flip/rotation is undone before averaging: a model that commutes with them is unchanged, and one
+    that adds a left-to-right ramp has it averaged with its mirror image."""
+    from engines.ensemble import Ensemble
+
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 3, 6, 10), dtype=np.float32)
+    for n in (2, 4, 8):
+        assert np.allclose(Ensemble(lambda b: b * 2, n)(x), x * 2)
+    ramp = np.linspace(0, 1, 10, dtype=np.float32)
+
+    def tilted(b):
+        return b + np.linspace(0, 1, b.shape[-1], dtype=np.float32)
+
+    assert np.allclose(Ensemble(tilted, 2)(x), x + (ramp + ramp[::-1]) / 2)
+
+
+def test_ensemble_option_runs_through_folder_and_changes_the_output(tmp_path, tiny_weights):
+    from .helpers import run
+
+    src = tmp_path / "in"
+    src.mkdir()
+    img = cv2.imread(str(sorted((DATA / "reds" / "blur").glob("*.png"))[0]))[:90, :150]
+    cv2.imwrite(str(src / "a.png"), img)
+    outs = {}
+    for n in ("1", "8"):
+        r = run(
+            "folder", src, "-o", tmp_path / n, "--weights", tiny_weights, "--engine", "torch", "--ensemble", n, "-q"
+        )
+        assert r.exit_code == 0, r.output
+        outs[n] = cv2.imread(str(tmp_path / n / "a.png"))
+    assert outs["8"].shape == img.shape and not np.array_equal(outs["1"], outs["8"])
+    r = run("folder", src, "-o", tmp_path / "x", "--weights", tiny_weights, "--ensemble", "3")
+    assert r.exit_code == 2 and "--ensemble" in r.output
