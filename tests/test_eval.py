@@ -107,3 +107,19 @@ def test_eval_closes_every_engine_it_opens(tmp_path, tiny_weights, monkeypatch):
     r = run("eval", "--data", empty, "--weights", tiny_weights, "-q", "--engine", "torch")
     assert r.exit_code == 2 and "no readable pairs" in r.output
     assert len(closed) == 1
+
+
+def test_eval_all_scores_every_shipped_model(tmp_path):
+    """`eval -m all`: one row per architecture whose weights ship (the study's comparison on your pairs)."""
+    from deblurcli.catalog import architecture_names
+    from deblurcli.loading import find_weights
+    from deblurcli.models import get_spec
+
+    shipped = [n for n in architecture_names() if find_weights(n, get_spec(n).default_variant)]
+    assert {"nafnet", "resunet", "uptimus"} <= set(shipped)
+    report = tmp_path / "all.json"
+    r = run("eval", "--data", DATA / "reds", "-m", "all", "--engine", "torch", "--json", report, "-q")
+    assert r.exit_code == 0, r.output
+    rows = {row["label"]: row for row in json.loads(report.read_text())["summary"]}
+    assert list(rows) == ["input", *shipped]
+    assert all(np.isfinite(row["psnr_mean"]) and row["images"] == 2 for row in rows.values())
