@@ -62,11 +62,21 @@ def set_mode(tmp: Path, final: Path) -> None:
     except OSError:
         mode = None
     if mode is None:
-        mask = os.umask(0)
-        os.umask(mask)
-        mode = 0o666 & ~mask
+        mode = 0o666 & ~_umask()
     with contextlib.suppress(FileNotFoundError):  # the caller may have moved its temporary file away
         os.chmod(tmp, mode)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc/self/status): setting it to read
+    it would, for a moment, give files other threads create (the video encoder's segments) mode 0666."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o077)  # elsewhere: the safe way round, briefly stricter, never looser
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

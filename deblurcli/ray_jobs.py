@@ -122,17 +122,32 @@ def run_videos_ray(
     on_done: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Each video one Ray task running the local video pipeline on a worker; rows in input order."""
+    rows, interrupted = _collect(jobs, VideoWorker, inference, replace(ex, batch_files=1), job, lambda r: r, on_done)
+    if interrupted:
+        raise KeyboardInterrupt  # the CLI's Ctrl-C: exit 130, and --resume continues
+    return rows
+
+
+def _collect(
+    jobs: list, worker: type, inference: InferenceOptions, ex: ExecutorOptions, job: dict | None, make, on_done
+) -> tuple[list, bool]:
+    """Run ``jobs`` ((src, dst) pairs) through ``worker`` on Ray; each result row made by ``make`` and passed to
+    ``on_done`` as it arrives. Returns the rows in job order and whether Ctrl-C stopped the job."""
     ray = connect(ex)
     items = [{"index": i, "src": str(s), "dst": str(d)} for i, (s, d) in enumerate(jobs)]
-    done: dict[int, dict] = {}
+    done: dict[int, Any] = {}
+    interrupted = False
     try:
-        for r in _map(ray, items, VideoWorker, inference, replace(ex, batch_files=1), job):
-            done[r.pop("index")] = r
+        for row in _map(ray, items, worker, inference, ex, job):
+            i = row.pop("index")
+            done[i] = make(row)
             if on_done:
-                on_done(r)
+                on_done(done[i])
+    except KeyboardInterrupt:
+        interrupted = True
     except ray.exceptions.RayError as e:
         raise DeblurError(f"the Ray job failed: {_first_line(e)}") from None
-    return [done[i] for i in sorted(done)]
+    return [done[i] for i in sorted(done)], interrupted
 
 
 def _map(
@@ -167,21 +182,12 @@ def run_folder_ray(
     report = FolderReport(list(decided or []))
     if not tasks:
         return report
-    ray = connect(ex)
     t0 = time.perf_counter()
-    items = [{"index": i, "src": str(t.src), "dst": str(t.dst)} for i, t in enumerate(tasks)]
-    done: dict[int, FileResult] = {}
-    try:
-        for row in _map(ray, items, FolderWorker, inference, ex):
-            r = FileResult(**{k: row[k] for k in _RESULT_FIELDS})
-            done[row["index"]] = r
-            if on_done:
-                on_done(r)
-    except KeyboardInterrupt:
-        report.interrupted = True
-    except ray.exceptions.RayError as e:
-        raise DeblurError(f"the Ray job failed: {_first_line(e)}") from None
-    report.results += [done[i] for i in sorted(done)]
+    jobs = [(t.src, t.dst) for t in tasks]
+    rows, report.interrupted = _collect(
+        jobs, FolderWorker, inference, ex, None, lambda row: FileResult(**{k: row[k] for k in _RESULT_FIELDS}), on_done
+    )
+    report.results += rows
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -109,7 +109,7 @@ def video(
 
 def _one_video(src, output, opts, resume, overwrite, inference, json_report, quiet) -> None:
     from .. import console
-    from ..inference import OpenDeblurrer, open_deblurrer
+    from ..inference import open_deblurrer
     from ..video import AlreadyComplete, check_container, check_paths, deblur_video, default_output
     from ..video.batch import model_id as video_model_id
     from ..video.io import probe
@@ -125,8 +125,9 @@ def _one_video(src, output, opts, resume, overwrite, inference, json_report, qui
             console.err.print(str(e), soft_wrap=True)
         return
     check_container(out, opts.codec)
-    loaded, eng, deblurrer = open_deblurrer(inference)
-    model_id = video_model_id(OpenDeblurrer(loaded, eng, deblurrer))
+    opened = open_deblurrer(inference)
+    loaded, eng, deblurrer = opened
+    model_id = video_model_id(opened)
     if not quiet:
         console.err.print(
             f"{src.name}: {info.width}x{info.height} {info.codec} {info.pix_fmt}, {info.estimated_frames or '?'} "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeblurError
-from .policy import AlreadyComplete, VideoOptions, check_container, check_paths, default_output
+from .policy import AlreadyComplete, VideoOptions, default_output
 
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".ts", ".mts", ".mpg", ".mpeg")
 
@@ -61,9 +61,7 @@ def run_one(src: Path, out: Path, opts: VideoOptions, deblurrer: Any, model_id: 
     t0 = time.perf_counter()
     try:
         info = probe(src)
-        check_paths(src, out, resume, overwrite)
-        check_container(out, opts.codec)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        # deblur_video checks the paths (AlreadyComplete for a finished --resume) and the container first
         res = deblur_video(src, out, deblurrer.run, opts, model_id, resume=resume, overwrite=overwrite, info=info)
     except AlreadyComplete:
         return row(src, out, "skipped")
@@ -74,6 +72,10 @@ def run_one(src: Path, out: Path, opts: VideoOptions, deblurrer: Any, model_id: 
 
 
 def model_id(opened: Any) -> str:
-    """What a video's resumable segments are tied to: the model, its weights and the tiling."""
+    """What a video's resumable segments are tied to: the model, its weights, the tiling and the self-ensemble
+    (a --resume with other settings starts afresh instead of mixing frames)."""
+    from engines.ensemble import Ensemble
+
     loaded, d = opened.loaded, opened.deblurrer
-    return f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{d.tile}/{d.overlap}"
+    ens = f":ens{d.engine.n}" if isinstance(d.engine, Ensemble) else ""
+    return f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{d.tile}/{d.overlap}{ens}"
