@@ -13,7 +13,7 @@ import pytest
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
-STAGES = ["nafnet-real", "nafnet-real-ft", "nafnet-cross", "uptimus"]
+STAGES = ["nafnet-real", "nafnet-real-ft", "nafnet-cross", "cap-small", "cap-deep", "uptimus"]
 SUITE = ["reds", "gopro", "shake"]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
@@ -55,7 +55,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
     calls = [i for i, a in enumerate(args) if a == "train"]
     assert len(calls) == 1
     val = values(args, "--val")
-    if stage == "nafnet-cross":  # one set per blur kind, none of them trained on
+    if stage in ("nafnet-cross", "cap-small", "cap-deep"):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
     else:
@@ -81,6 +81,18 @@ def test_the_cross_kind_mix_weights_each_kind(tmp_path):
     assert data[str(mix / "gopro240")] == 10 and data[str(mix / "real" / "reds_train_000")] == 150
     assert data[str(mix / "bsds500")] == 1 and data[str(mix / "hcblur_a")] == 25
     assert values(args, "--init") == [str(tmp_path / "runs" / "nafnet-real-ft" / "best.safetensors")]
+
+
+def test_the_capacity_runs_differ_only_in_variant_and_steps(tmp_path):
+    small, _ = recipe_args(tmp_path, "cap-small")
+    deep, _ = recipe_args(tmp_path, "cap-deep")
+    assert values(small, "--variant") == ["small"] and values(deep, "--variant") == ["deep"]
+    assert values(small, "--init") == values(deep, "--init") == ["deblurcli/weights/nafnet-small.safetensors"]
+    assert values(small, "--threads") == values(deep, "--threads") == ["1"]  # side by side, one core each
+    assert int(values(small, "--steps")[0]) > int(values(deep, "--steps")[0])  # equal time: deep is slower per step
+    drop = {"--variant", "--steps", "--val-every", "--out"}
+    keep = [[a for i, a in enumerate(x) if a not in drop and (i == 0 or x[i - 1] not in drop)] for x in (small, deep)]
+    assert keep[0] == keep[1]
 
 
 def test_the_warm_restart_starts_from_the_real_mix_run(tmp_path):

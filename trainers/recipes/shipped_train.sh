@@ -44,13 +44,20 @@ case $STAGE in
     cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 9
           --steps 2400 --init "$R/nafnet-real-ft/best.safetensors"); VAL_EVERY=400 ;;
+  cap-small|cap-deep)  # issue 18's capacity comparison at equal training time: the shipped default fine-tuned
+    # further as itself (small) or grown into `deep` (new blocks start as the identity); run side by side, one
+    # thread each, the same --time-limit, steps set so both cosines end near it (deep costs 1.34x per step)
+    cross_mix
+    V=${STAGE#cap-}; N=1600; [ "$V" = deep ] && N=1200
+    ARGS=(nafnet --variant "$V" --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 10 --threads 1
+          --steps "$N" --init deblurcli/weights/nafnet-small.safetensors); VAL_EVERY=$((N / 2)) ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
