@@ -94,22 +94,21 @@ class FolderWorker(_Worker):
 
 
 class VideoWorker(_Worker):
+    """A whole video (the local pipeline), or one part of a split one (``part``: a JSON :class:`Part`)."""
+
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         from .video.batch import model_id, run_one
         from .video.policy import VideoOptions
+        from .video.split import Part, run_part
 
         opts, o = VideoOptions(**self.job["video"]), self.opened
         rows = []
-        for i, src, dst in zip(batch["index"], batch["src"], batch["dst"]):
-            r = run_one(
-                Path(str(src)),
-                Path(str(dst)),
-                opts,
-                o.deblurrer,
-                model_id(o),
-                self.job["resume"],
-                self.job["overwrite"],
-            )
+        for i, src, dst, part in zip(batch["index"], batch["src"], batch["dst"], batch["part"]):
+            src, dst = Path(str(src)), Path(str(dst))
+            if part:
+                r = run_part(src, dst, Part(**json.loads(str(part))), opts, o.deblurrer, model_id(o))
+            else:
+                r = run_one(src, dst, opts, o.deblurrer, model_id(o), self.job["resume"], self.job["overwrite"])
             rows.append(json.dumps({"index": int(i), **r}))
         return {"result": rows}
 
@@ -122,25 +121,58 @@ def run_videos_ray(
     on_done: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Each video one Ray task running the local video pipeline on a worker; rows in input order."""
-    rows, interrupted = _collect(jobs, VideoWorker, inference, replace(ex, batch_files=1), job, lambda r: r, on_done)
+    items = [{"index": i, "src": str(s), "dst": str(d), "part": ""} for i, (s, d) in enumerate(jobs)]
+    rows, interrupted = _collect(items, VideoWorker, inference, replace(ex, batch_files=1), job, lambda r: r, on_done)
     if interrupted:
         raise KeyboardInterrupt  # the CLI's Ctrl-C: exit 130, and --resume continues
     return rows
 
 
+def run_video_parts_ray(
+    plans: list, inference: InferenceOptions, ex: ExecutorOptions, job: dict[str, Any], on_done=None
+) -> list[dict]:
+    """``--segment-seconds``: every part of every planned video (:func:`~deblurcli.video.split.plan_split`) one
+    Ray task; a video is joined by the driver as soon as its last part is back. Rows in input order."""
+    from .video.policy import VideoOptions
+    from .video.split import finish_video
+
+    opts = VideoOptions(**job["video"])
+    items: list[dict] = []
+    owner: list[int] = []
+    for v, (src, dst, _, parts) in enumerate(plans):
+        for p in parts:
+            owner.append(v)
+            items.append({"index": len(items), "src": str(src), "dst": str(dst), "part": json.dumps(asdict(p))})
+    results: dict[int, dict[int, dict]] = {v: {} for v in range(len(plans))}
+    rows: dict[int, dict] = {}
+
+    def on_part(r: dict) -> None:
+        v = owner[r["index"]]
+        results[v][r["index"]] = r
+        if len(results[v]) == len(plans[v][3]):
+            rows[v] = finish_video(plans[v], [results[v][k] for k in sorted(results[v])], opts)
+            if on_done:
+                on_done(rows[v])
+
+    _, interrupted = _collect(items, VideoWorker, inference, replace(ex, batch_files=1), job, None, on_part)
+    if interrupted:
+        raise KeyboardInterrupt
+    return [rows[v] for v in sorted(rows)]
+
+
 def _collect(
-    jobs: list, worker: type, inference: InferenceOptions, ex: ExecutorOptions, job: dict | None, make, on_done
+    items: list[dict], worker: type, inference: InferenceOptions, ex: ExecutorOptions, job: dict | None, make, on_done
 ) -> tuple[list, bool]:
-    """Run ``jobs`` ((src, dst) pairs) through ``worker`` on Ray; each result row made by ``make`` and passed to
-    ``on_done`` as it arrives. Returns the rows in job order and whether Ctrl-C stopped the job."""
+    """Run ``items`` (dicts with ``index``, ``src``, ``dst``) through ``worker`` on Ray; each result row made by
+    ``make`` (None: the raw row, its index kept) and passed to ``on_done`` as it arrives. Returns the rows in
+    item order and whether Ctrl-C stopped the job."""
     ray = connect(ex)
-    items = [{"index": i, "src": str(s), "dst": str(d)} for i, (s, d) in enumerate(jobs)]
     done: dict[int, Any] = {}
     interrupted = False
     try:
         for row in _map(ray, items, worker, inference, ex, job):
-            i = row.pop("index")
-            done[i] = make(row)
+            i = row["index"] if make is None else row.pop("index")
+            done[i] = row if make is None else make(row)
             if on_done:
                 on_done(done[i])
     except KeyboardInterrupt:
@@ -183,9 +215,9 @@ def run_folder_ray(
     if not tasks:
         return report
     t0 = time.perf_counter()
-    jobs = [(t.src, t.dst) for t in tasks]
+    items = [{"index": i, "src": str(t.src), "dst": str(t.dst)} for i, t in enumerate(tasks)]
     rows, report.interrupted = _collect(
-        jobs, FolderWorker, inference, ex, None, lambda row: FileResult(**{k: row[k] for k in _RESULT_FIELDS}), on_done
+        items, FolderWorker, inference, ex, None, lambda row: FileResult(**{k: row[k] for k in _RESULT_FIELDS}), on_done
     )
     report.results += rows
     report.seconds = time.perf_counter() - t0

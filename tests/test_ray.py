@@ -190,3 +190,77 @@ def test_several_videos_locally_a_bad_one_is_reported_and_the_rest_go_on(two_vid
     assert r.exit_code == 1
     assert "c.mp4" in r.output
     assert visible_files(tmp_path / "out") == ["a.mp4", "b.mp4"]
+
+
+@pytest.fixture
+def long_clip(tmp_path):
+    """20 real frames at 24 fps, a keyframe every 6 (0.25 s), with a 440 Hz AAC track."""
+    from .video_clips import make_clip, reds_frames
+
+    frames = reds_frames(n=10)
+    return make_clip(tmp_path / "long.mp4", frames + frames[::-1], tone=True, gop=6)
+
+
+def test_parts_are_planned_at_keyframes(long_clip):
+    from deblurcli.video.io import probe
+    from deblurcli.video.split import Part, keyframe_pts, plan_parts
+
+    info = probe(long_clip)
+    keys = keyframe_pts(long_clip)
+    assert len(keys) == 4
+    assert plan_parts(long_clip, info, 0.25) == [Part(0, None, keys[1]), Part(1, keys[1], keys[2]),
+                                                 Part(2, keys[2], keys[3]), Part(3, keys[3], None)]  # fmt: skip
+    assert plan_parts(long_clip, info, 0.3) == [Part(0, None, keys[2]), Part(1, keys[2], None)]
+    assert plan_parts(long_clip, info, 60) == [Part(0, None, None)]
+
+
+def test_segment_seconds_on_ray_matches_local_and_resumes_finished_parts(local_ray, long_clip, tmp_path, tiny_weights):
+    from deblurcli.inference import InferenceOptions, open_deblurrer
+    from deblurcli.video.batch import model_id
+    from deblurcli.video.io import probe
+    from deblurcli.video.policy import VideoOptions
+    from deblurcli.video.split import deblur_part, plan_parts
+
+    from .video_clips import audio_packets, decoded_rgb, video_pts
+
+    args = [long_clip, "--weights", tiny_weights, "--engine", "torch", "--threads", "1", "-q", "--codec", "ffv1"]
+    local, split = tmp_path / "local.mkv", tmp_path / "split.mkv"
+    assert run("video", *args, "-o", local).exit_code == 0
+    r = run(
+        "video", *args, "-o", split, "--executor", "ray", "--segment-seconds", "0.25", "--json", tmp_path / "r.json"
+    )
+    assert r.exit_code == 0, r.output
+    assert visible_files(tmp_path) == ["local.mkv", "long.mp4", "r.json", "split.mkv"]  # work folder gone
+    want, got = decoded_rgb(local), decoded_rgb(split)
+    assert len(want) == 20 and all(np.array_equal(x, y) for x, y in zip(want, got, strict=True))
+    assert video_pts(split) == video_pts(local)
+    assert audio_packets(split) == audio_packets(local) and audio_packets(split)  # the audio muxed once
+    (row,) = json.loads((tmp_path / "r.json").read_text())["videos"]
+    assert (row["status"], row["frames"], row["parts"]) == ("ok", 20, 4)
+
+    # a crash after part 0 finished: a rerun with --resume keeps it (here written by an identity "model",
+    # so it shows in the output) and deblurs only the other parts
+    again = tmp_path / "again.mkv"
+    opts = VideoOptions(codec="ffv1")
+    inference = InferenceOptions(weights=tiny_weights, engine="torch", threads=1)
+    with open_deblurrer(inference) as opened:
+        mid = model_id(opened)
+    part0 = plan_parts(long_clip, probe(long_clip), 0.25)[0]
+    facts = deblur_part(long_clip, again, part0, lambda rgb: rgb, opts, mid, probe(long_clip))
+    assert facts["frames"] == 6
+    r = run("video", *args, "-o", again, "--executor", "ray", "--segment-seconds", "0.25", "--resume")
+    assert r.exit_code == 0, r.output
+    got = decoded_rgb(again)
+    assert not any(np.array_equal(x, y) for x, y in zip(got[:6], want[:6]))
+    assert all(np.array_equal(x, y) for x, y in zip(got[6:], want[6:], strict=True))
+    assert video_pts(again) == video_pts(local)
+
+
+def test_segment_seconds_needs_ray_and_a_whole_video(long_clip, tmp_path, tiny_weights):
+    r = run("video", long_clip, "-o", tmp_path / "o.mp4", "--weights", tiny_weights, "--segment-seconds", "5")
+    assert r.exit_code == 2 and "Error: --segment-seconds needs --executor ray" in r.output
+    r = run(
+        "video", long_clip, "--weights", tiny_weights, "--executor", "ray", "--segment-seconds", "5", "--frames", "3"
+    )
+    assert r.exit_code == 2 and "leave out --start, --duration and --frames" in r.output
+    assert not (tmp_path / "o.mp4").exists()

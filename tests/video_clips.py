@@ -32,6 +32,7 @@ def make_clip(
     tags: dict | None = None,
     tone: bool = False,
     rotation: int = 0,
+    gop: int | None = None,
 ) -> Path:
     """Encode RGB frames; ``pts`` for variable frame rate, ``tone`` adds a 440 Hz AAC track."""
     pts = pts if pts is not None else [int(i / rate / time_base) for i in range(len(frames))]
@@ -40,6 +41,8 @@ def make_clip(
     vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
     vs.time_base = time_base
     vs.codec_context.time_base = time_base
+    if gop:
+        vs.codec_context.gop_size = gop
     for k, v in (tags or {}).items():
         setattr(vs.codec_context, k, v)
     if rotation:

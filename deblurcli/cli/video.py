@@ -66,6 +66,13 @@ def _seconds(value: str | None, name: str) -> float | None:
 @inference_options()
 @executor_options
 @click.option(
+    "--segment-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="S",
+    help="With --executor ray: split each video at keyframes into parts of about S seconds, deblurred in "
+    "parallel and joined with exact timestamps and the audio muxed once.",
+)
+@click.option(
     "--json",
     "json_report",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -100,10 +107,17 @@ def video(
         start=_seconds(o["start"], "--start"), duration=_seconds(o["duration"], "--duration"),
         max_frames=o["max_frames"], salvage=o["salvage"],
     )  # fmt: skip
+    split = o["segment_seconds"]
+    if split is not None and executor.name != "ray":
+        raise click.UsageError("--segment-seconds needs --executor ray (one machine deblurs a video in order)")
+    if split is not None and (opts.start is not None or opts.duration is not None or opts.max_frames is not None):
+        raise click.UsageError("--segment-seconds splits whole videos: leave out --start, --duration and --frames")
     if len(inputs) > 1 or inputs[0].is_dir() or executor.name == "ray":
         from .video_many import many_videos
 
-        return many_videos(list(inputs), output, opts, resume, overwrite, inference, executor, json_report, quiet)
+        return many_videos(
+            list(inputs), output, opts, resume, overwrite, inference, executor, json_report, quiet, split
+        )
     _one_video(inputs[0], output, opts, resume, overwrite, inference, json_report, quiet)
 
 

@@ -17,6 +17,7 @@ def many_videos(
     executor: Any,
     json_report: Path | None,
     quiet: bool,
+    segment_seconds: float | None = None,
 ) -> None:
     from .. import console
     from ..video.batch import plan_videos
@@ -25,11 +26,22 @@ def many_videos(
         from ..executor import require_ray
 
         require_ray()
-    jobs, rows = plan_videos(inputs, output, opts.codec)
-    if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
+    if len(inputs) == 1 and inputs[0].is_file() and output is not None and not output.is_dir():
+        jobs, rows = [(inputs[0], output)], list[dict]()  # one video (on Ray): -o names the file, as it does locally
+    else:
+        jobs, rows = plan_videos(inputs, output, opts.codec)
+        if output is not None:
+            output.mkdir(parents=True, exist_ok=True)
+    plans = None
+    if segment_seconds is not None:
+        from ..video.split import plan_split
+
+        plans, decided = plan_split(jobs, opts, segment_seconds, resume, overwrite)
+        rows += decided
+        jobs = [(src, out) for src, out, _, _ in plans]
     for r in rows:
-        console.error(f"error: {r['input']}: {r['error']}")
+        if r["status"] == "failed":
+            console.error(f"error: {r['input']}: {r['error']}")
     with console.file_progress(quiet) as progress:
         bar = progress.add_task("videos", total=len(jobs), mp=0.0, current="")
 
@@ -38,10 +50,14 @@ def many_videos(
             if r["status"] in ("failed", "salvaged"):
                 console.error(f"error: {r['input']}: {r['error']}")
 
-        if executor.name == "ray":
+        job = {"video": opts.__dict__, "resume": resume, "overwrite": overwrite}
+        if plans is not None:
+            from ..ray_jobs import run_video_parts_ray
+
+            rows += run_video_parts_ray(plans, inference, executor, job, on_done)
+        elif executor.name == "ray":
             from ..ray_jobs import run_videos_ray
 
-            job = {"video": opts.__dict__, "resume": resume, "overwrite": overwrite}
             rows += run_videos_ray(jobs, inference, executor, job, on_done)
         else:
             rows += _local(jobs, opts, resume, overwrite, inference, on_done)

@@ -39,19 +39,31 @@ def _frames(c: Any, vs: Any, report: DecodeReport) -> Iterator[Any]:
         report.add_error(e)
 
 
-def _decoded(src: Path, info: VideoInfo, opts: VideoOptions, report: DecodeReport) -> Iterator[tuple[int, Any]]:
-    """(pts, frame) for the frames in the asked span, in order; damage is recorded in ``report``."""
+def _decoded(
+    src: Path,
+    info: VideoInfo,
+    opts: VideoOptions,
+    report: DecodeReport,
+    span: tuple[int | None, int | None] = (None, None),
+) -> Iterator[tuple[int, Any]]:
+    """(pts, frame) for the frames in the asked span, in order; damage is recorded in ``report``. ``span``: a
+    part of a split video, the frames with lo <= pts < hi (lo a keyframe's pts; None: open)."""
     c = open_input(src)
+    lo, hi = span
     try:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"
         t0 = opts.start
         if t0:
             c.seek(int(t0 / vs.time_base), stream=vs, backward=True)
+        elif lo is not None:
+            c.seek(lo, stream=vs, backward=True)
         t1 = (t0 or info.start_time) + opts.duration if opts.duration is not None else None
         for frame in _frames(c, vs, report):
-            if frame.pts is None:
+            if frame.pts is None or (lo is not None and frame.pts < lo):
                 continue
+            if hi is not None and frame.pts >= hi:  # frames come in presentation order: the part is complete
+                break
             t = float(frame.pts * vs.time_base)
             if t0 is not None and t < t0 - 1e-6:
                 continue

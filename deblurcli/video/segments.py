@@ -23,6 +23,7 @@ class Manifest:
         self.path = path
         self.fingerprint = fingerprint
         self.segments: list[dict[str, Any]] = []
+        self.complete: dict[str, Any] | None = None  # a split video's part: what its decoder met, once finished
 
     @classmethod
     def load(cls, path: Path, fingerprint: str) -> Manifest:
@@ -35,11 +36,17 @@ class Manifest:
                     "delete it or run without --resume"
                 )
             m.segments = doc["segments"]
+            m.complete = doc.get("complete")
         return m
 
     def add(self, entry: dict[str, Any]) -> None:
         self.segments.append(entry)
         write_json(self.path, {"fingerprint": self.fingerprint, "segments": self.segments})
+
+    def mark_complete(self, facts: dict[str, Any]) -> None:
+        """A split video's part is finished: every segment written; ``facts`` (decoded frames, errors) kept."""
+        self.complete = facts
+        write_json(self.path, {"fingerprint": self.fingerprint, "segments": self.segments, "complete": facts})
 
     def mark_assembled(self) -> None:
         """Recorded just before the output's final rename: a leftover work folder with this mark is stale."""

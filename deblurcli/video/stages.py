@@ -146,11 +146,13 @@ class _Stages:
         writer: SegmentWriter,
         run_model: Callable[[np.ndarray], np.ndarray],
         on_frame: Callable[[int, int | None], None] | None,
+        span: tuple[int | None, int | None] = (None, None),
     ) -> None:
         self.src, self.info, self.opts, self.writer, self.run_model = src, info, opts, writer, run_model
+        self.span = span
         self.on_frame = on_frame
         self.skip = manifest.done_frames
-        self.total = _expected_frames(info, opts)
+        self.total = _expected_frames(info, opts) if span == (None, None) else None
         self.decoded = DecodeReport()
         self.first_pts: int | None = None
         self.stop = threading.Event()
@@ -161,7 +163,7 @@ class _Stages:
         self.interrupted = False
 
     def decode(self) -> None:
-        for i, (pts, frame) in enumerate(_decoded(self.src, self.info, self.opts, self.decoded)):
+        for i, (pts, frame) in enumerate(_decoded(self.src, self.info, self.opts, self.decoded, self.span)):
             if self.first_pts is None:
                 self.first_pts = pts
             item = (i, pts, None if i < self.skip else frame_to_planar(frame, self.info))
