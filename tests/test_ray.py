@@ -113,8 +113,8 @@ def test_a_killed_worker_is_replaced_and_every_output_is_written_once(local_ray,
         assert cv2.imread(str(out / n)) is not None
 
 
-def _kill_one_worker():
-    """SIGKILL the first Ray actor process running FolderWorker (Ray names its processes ray::...)."""
+def _kill_one_worker(worker: str = "FolderWorker"):
+    """SIGKILL the first Ray actor process running ``worker`` (Ray names its processes ray::...)."""
     from pathlib import Path
 
     for proc in Path("/proc").glob("[0-9]*"):
@@ -122,7 +122,7 @@ def _kill_one_worker():
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "FolderWorker" in cmd and "ray::" in cmd:
+        if worker in cmd and "ray::" in cmd:
             os.kill(int(proc.name), signal.SIGKILL)
             return int(proc.name)
     return None
@@ -254,6 +254,37 @@ def test_segment_seconds_on_ray_matches_local_and_resumes_finished_parts(local_r
     assert not any(np.array_equal(x, y) for x, y in zip(got[:6], want[:6]))
     assert all(np.array_equal(x, y) for x, y in zip(got[6:], want[6:], strict=True))
     assert video_pts(again) == video_pts(local)
+
+
+def test_a_worker_killed_mid_video_leaves_the_parts_to_another(local_ray, tmp_path):
+    from .video_clips import audio_packets, decoded_rgb, make_clip, reds_frames, video_pts
+
+    frames = reds_frames(n=10)
+    clip = make_clip(tmp_path / "clip.mp4", (frames + frames[::-1]) * 2, tone=True, gop=6)
+    args = [clip, "--engine", "torch", "--threads", "1", "-q", "--codec", "ffv1"]
+    local, split = tmp_path / "local.mkv", tmp_path / "split.mkv"
+    assert run("video", *args, "-o", local).exit_code == 0
+    result = {}
+    split_args = [*args, "-o", split, "--executor", "ray", "--segment-seconds", "0.2", "--json", tmp_path / "r.json"]
+    t = threading.Thread(target=lambda: result.setdefault("r", run("video", *split_args)))
+    t.start()
+    killed = None
+    first = tmp_path / ".split.mkv.parts" / "part0000" / "manifest.json"
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and t.is_alive():
+        if first.exists() and "complete" in first.read_text():
+            killed = _kill_one_worker("VideoWorker")
+        time.sleep(0.02)
+    t.join(300)
+    assert killed, "no worker process was found to kill"
+    r = result["r"]
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads((tmp_path / "r.json").read_text())["videos"]
+    assert row["status"] == "ok" and row["frames"] == 40 and row["parts"] > 2
+    want, got = decoded_rgb(local), decoded_rgb(split)
+    assert all(np.array_equal(x, y) for x, y in zip(want, got, strict=True))
+    assert video_pts(split) == video_pts(local) and audio_packets(split) == audio_packets(local)
+    assert not (tmp_path / ".split.mkv.parts").exists()
 
 
 def test_segment_seconds_needs_ray_and_a_whole_video(long_clip, tmp_path, tiny_weights):
