@@ -204,3 +204,28 @@ def near_misses(key: EngineKey, directory: Path | None = None) -> list[tuple[Pat
         if diff:
             out.append((side.with_name(side.name[:-5]), diff))
     return out
+
+
+def failure_marker(key: EngineKey, directory: Path | None = None) -> Path:
+    """Where ``--engine auto`` records that this exact key could not be built (``NAME.failed.json``)."""
+    return (directory or cache_dir()) / (key.filename() + ".failed.json")
+
+
+def known_failure(key: EngineKey, directory: Path | None = None) -> str | None:
+    """Why building ``key`` failed before (the same model, weights, shapes and versions), or None."""
+    try:
+        return str(json.loads(failure_marker(key, directory).read_text())["reason"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def remember_failure(key: EngineKey, reason: str, directory: Path | None = None) -> None:
+    """Record a failed build so ``--engine auto`` does not retry it on every run (naming the back end
+    explicitly, or deleting the file, tries again). Best effort: a read-only cache just retries."""
+    from deblurcli.images import write_json_atomic
+
+    try:
+        failure_marker(key, directory).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(failure_marker(key, directory), {"key": key.to_dict(), "reason": reason})
+    except OSError:
+        pass

@@ -20,7 +20,7 @@ from deblurcli.errors import DeblurError
 
 from .base import EngineBase
 from .build import build, engine_key, open_engine
-from .cache import find_engine, plan_shapes
+from .cache import find_engine, known_failure, plan_shapes, remember_failure
 from .targets import frame_range, missing_engine_message, resolve_precision
 from .torch_engine import EngineError, TorchEngine, cuda_device
 
@@ -99,13 +99,23 @@ def select_engine(
 
 
 def _openvino(
-    loaded: Any, precision: str, threads: int | None, tile: int, batch: int, engine_dir: Path | None
+    loaded: Any, precision: str, threads: int | None, tile: int, batch: int, engine_dir: Path | None, auto=False
 ) -> Selected:
-    """The verified OpenVINO engine for this model (any tile size up to its range), built on first use."""
+    """The verified OpenVINO engine for this model (any tile size up to its range), built on first use. With
+    ``auto``, a build that failed before for the same key is not tried again, and a failure is recorded."""
     precision = resolve_precision("openvino", precision)
     shapes = plan_shapes(tile, batch, loaded.pad_multiple, frame_range(tile, loaded.pad_multiple))
     key = engine_key(loaded, "openvino", shapes, precision, "cpu")
     path = find_engine(key, engine_dir)
+    if path is None and auto:
+        reason = known_failure(key, engine_dir)
+        if reason is not None:
+            raise EngineError(f"{reason} (an earlier build; --engine openvino tries again)")
+        try:
+            return _openvino(loaded, precision, threads, tile, batch, engine_dir)
+        except (EngineError, DeblurError) as e:
+            remember_failure(key, str(e), engine_dir)
+            raise
     if path is None:
         log.warning(
             "building an OpenVINO %s engine for %s (%s) once (about half a minute; it is cached)",
@@ -131,7 +141,7 @@ def _auto(
     on_cpu = device == "cpu" or (device == "auto" and not gpu_available())
     if on_cpu and _installed("openvino") and precision in ("auto", "fp32", "bf16"):
         try:
-            return _openvino(loaded, precision, threads, tile, batch, engine_dir)
+            return _openvino(loaded, precision, threads, tile, batch, engine_dir, auto=True)
         except (EngineError, DeblurError) as e:  # e.g. a model that exports only at static shapes
             log.warning("OpenVINO cannot run %s (%s): %s; using PyTorch", loaded.arch, loaded.variant, e)
     precision = "fp32" if precision == "auto" else precision

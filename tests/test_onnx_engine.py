@@ -184,3 +184,28 @@ def test_importing_deblurcli_imports_no_engine_runtime():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_auto_remembers_an_openvino_build_that_failed(tiny_weights, tmp_path, monkeypatch, caplog):
+    """A model OpenVINO cannot take (Uptimus at dynamic shapes) costs the failed export once, not on every run;
+    naming the back end tries again."""
+    import engines.select as sel
+    from deblurcli.loading import load_model
+
+    calls = []
+
+    def failing_build(loaded, backend, *args, **kwargs):
+        calls.append(backend)
+        raise sel.EngineError("this graph exports only at static shapes")
+
+    monkeypatch.setattr(sel, "build", failing_build)
+    loaded = load_model(weights=tiny_weights)
+    for _ in range(2):
+        chosen = sel.select_engine("auto", loaded, "cpu", "auto", 1, 512, 1, tmp_path)
+        assert type(chosen.engine).__name__ == "TorchEngine"
+    assert calls == ["openvino"]
+    assert "an earlier build" in caplog.text and "static shapes" in caplog.text
+    assert len(list(tmp_path.glob("*.failed.json"))) == 1
+    with pytest.raises(sel.EngineError, match="static shapes"):
+        sel.select_engine("openvino", loaded, "cpu", "auto", 1, 512, 1, tmp_path)
+    assert calls == ["openvino", "openvino"]
