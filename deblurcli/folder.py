@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .atomic import clean_stale
 from .catalog import IMAGE_FORMATS as FORMATS
-from .errors import DeblurError, ImageError
+from .errors import DeblurError
 from .images import IMAGE_EXTS, read_image, write_image
 from .pipeline import Deblurrer
 
@@ -159,28 +161,51 @@ def _map_outputs(
     return tasks, decided, existing
 
 
-def process_file(task: Task, deblurrer: Deblurrer, on_batch: Callable[[int, int], None] | None = None) -> FileResult:
-    t0 = time.perf_counter()
-    res = FileResult(str(task.src), str(task.dst), "failed")
+def _why(e: BaseException) -> str:
+    """A failed file's one-line reason."""
+    if isinstance(e, MemoryError):
+        return "out of memory (try a smaller --tile or --batch)"
+    if isinstance(e, OSError) and not isinstance(e, DeblurError):
+        return f"{e.strerror or e}"
+    return str(e)
+
+
+_FAILURES = (DeblurError, MemoryError, OSError)
+
+
+def _deblurred(task: Task, pixels: Any, deblurrer: Deblurrer, res: FileResult, on_batch=None) -> Any:
+    """The model's output for ``pixels``, in a form ``task.dst``'s format holds."""
+    res.height, res.width = pixels.shape[:2]
+    out = deblurrer.process(pixels, on_batch)
+    if task.dst.suffix.lower() in (".jpg", ".jpeg") and out.dtype != "uint8":
+        out = (out // 257).astype("uint8")  # JPEG holds 8 bits per sample
+    if task.dst.suffix.lower() in (".jpg", ".jpeg") and out.ndim == 3 and out.shape[2] == 4:
+        out = out[:, :, :3]  # JPEG has no alpha channel
+    return out
+
+
+def _written(task: Task, out: Any, res: FileResult, t0: float) -> FileResult:
     try:
-        pixels = read_image(task.src)
-        res.height, res.width = pixels.shape[:2]
-        out = deblurrer.process(pixels, on_batch)
-        if task.dst.suffix.lower() in (".jpg", ".jpeg") and out.dtype != "uint8":
-            out = (out // 257).astype("uint8")  # JPEG holds 8 bits per sample
-        if task.dst.suffix.lower() in (".jpg", ".jpeg") and out.ndim == 3 and out.shape[2] == 4:
-            out = out[:, :, :3]  # JPEG has no alpha channel
         task.dst.parent.mkdir(parents=True, exist_ok=True)
         res.bytes = write_image(task.dst, out)
         res.status = "ok"
-    except (ImageError, DeblurError) as e:
-        res.error = str(e)
-    except MemoryError:
-        res.error = "out of memory (try a smaller --tile or --batch)"
-    except OSError as e:
-        res.error = f"{e.strerror or e}"
+    except _FAILURES as e:
+        res.error = _why(e)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def process_file(task: Task, deblurrer: Deblurrer, on_batch: Callable[[int, int], None] | None = None) -> FileResult:
+    """One file: read, deblur, write (atomically); a result, never an exception for a bad file."""
+    t0 = time.perf_counter()
+    res = FileResult(str(task.src), str(task.dst), "failed")
+    try:
+        out = _deblurred(task, read_image(task.src), deblurrer, res, on_batch)
+    except _FAILURES as e:
+        res.error = _why(e)
+        res.seconds = time.perf_counter() - t0
+        return res
+    return _written(task, out, res, t0)
 
 
 @dataclass
@@ -216,18 +241,57 @@ def run_folder(
     on_done: Callable[[FileResult], None] | None = None,
 ) -> FolderReport:
     """Deblur every task in turn; a bad file is recorded and the rest go on; Ctrl-C stops after the current
-    file's output is complete or absent (never half-written)."""
+    file's output is complete or absent (never half-written).
+
+    Decoding and encoding overlap the model: while one image is deblurred the next is read and the previous
+    one written, each in its own thread (OpenCV releases the GIL), for images of at most ``OVERLAP_PIXELS``
+    (larger ones are model-bound, and holding three of them would cost memory)."""
     report = FolderReport(list(decided or []))
     t0 = time.perf_counter()
-    try:
-        for task in tasks:
-            if on_start:
-                on_start(task)
-            r = process_file(task, deblurrer)
-            report.results.append(r)
-            if on_done:
-                on_done(r)
-    except KeyboardInterrupt:
-        report.interrupted = True
+    with ThreadPoolExecutor(1, "deblurcli-read") as reader, ThreadPoolExecutor(1, "deblurcli-write") as writer:
+        ahead: Future | None = reader.submit(read_image, tasks[0].src) if tasks else None
+        behind: Future | None = None
+        try:
+            for k, task in enumerate(tasks):
+                if on_start:
+                    on_start(task)
+                started = time.perf_counter()
+                res = FileResult(str(task.src), str(task.dst), "failed")
+                out = None
+                try:
+                    fut, ahead = ahead, None
+                    pixels = fut.result() if fut is not None else read_image(task.src)
+                    if k + 1 < len(tasks) and pixels.shape[0] * pixels.shape[1] <= OVERLAP_PIXELS:
+                        ahead = reader.submit(read_image, tasks[k + 1].src)
+                    out = _deblurred(task, pixels, deblurrer, res)
+                    del pixels
+                except _FAILURES as e:
+                    res.error, res.seconds = _why(e), time.perf_counter() - started
+                if behind is not None:
+                    _report(report, behind.result(), on_done)
+                    behind = None
+                if out is None:
+                    _report(report, res, on_done)
+                elif out.shape[0] * out.shape[1] <= OVERLAP_PIXELS:
+                    behind = writer.submit(_written, task, out, res, started)
+                else:
+                    _report(report, _written(task, out, res, started), on_done)
+                del out
+        except KeyboardInterrupt:
+            report.interrupted = True
+        if ahead is not None:
+            ahead.cancel()
+        if behind is not None:  # the last file, or the one before a Ctrl-C: its output completes
+            _report(report, behind.result(), on_done)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _report(report: FolderReport, res: FileResult, on_done: Callable[[FileResult], None] | None) -> None:
+    report.results.append(res)
+    if on_done:
+        on_done(res)
+
+
+# images up to this size are read ahead and written behind the model (a 4K UHD frame is 8.3 MP)
+OVERLAP_PIXELS = 8_300_000
