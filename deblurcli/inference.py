@@ -35,6 +35,7 @@ class InferenceOptions:
     batch: int = 1
     engine_dir: Path | None = None
     ensemble: int = 1  # flips/rotations averaged (engines/ensemble.py)
+    compile_model: bool = False  # the PyTorch engine through torch.compile
 
     def with_model(self, model: str | None, weights: Path | None = None) -> InferenceOptions:
         return replace(self, model=model, weights=weights, variant=None if model != self.model else self.variant)
@@ -78,7 +79,9 @@ def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
     overlap = cfg.overlap if o.overlap is None else o.overlap
     if overlap >= tile:
         raise DeblurError(f"--overlap {overlap} must be smaller than --tile {tile}")
-    sel = select_engine(o.engine, loaded, o.device, o.precision, o.threads, tile, o.batch, o.engine_dir)
+    sel = select_engine(
+        o.engine, loaded, o.device, o.precision, o.threads, tile, o.batch, o.engine_dir, o.compile_model
+    )
     run: Any = sel.engine
     if o.ensemble > 1:
         from engines.ensemble import Ensemble  # tiles are square, so a fixed-shape engine takes turned ones

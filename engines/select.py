@@ -17,6 +17,7 @@ from typing import Any
 
 from deblurcli.catalog import ENGINE_NAMES as CHOICES
 from deblurcli.errors import DeblurError
+from deblurcli.runtime import cpu_has_native_bf16
 
 from .base import EngineBase
 from .build import build, engine_key, open_engine
@@ -58,14 +59,22 @@ def select_engine(
     tile: int,
     batch: int,
     engine_dir: Path | None = None,
+    compile_model: bool = False,
 ) -> Selected:
     if choice not in CHOICES:
         raise EngineError(f"unknown engine {choice!r} (use {', '.join(CHOICES)})")
+    if compile_model:  # torch.compile is a PyTorch engine setting: auto means that engine
+        if choice not in ("auto", "torch"):
+            raise EngineError(f"--compile runs the PyTorch engine; it cannot go with --engine {choice}")
+        choice = "torch"
+        if precision == "auto":
+            precision = "bf16" if _on_cpu(device) and cpu_has_native_bf16() else "fp32"
     if precision == "auto" and choice not in ("auto", "openvino"):
         precision = "fp32"  # auto means bf16 only where OpenVINO runs it natively
     if choice == "torch":
         precision = "fp32" if precision == "auto" else precision
-        return Selected(TorchEngine(loaded.model, device=device, precision=precision, threads=threads), False)
+        engine = TorchEngine(loaded.model, device=device, precision=precision, threads=threads, compile=compile_model)
+        return Selected(engine, False)
     if choice == "tensorrt":
         from .trt_engine import require_tensorrt
 
@@ -96,6 +105,12 @@ def select_engine(
         )
         path = build(loaded, "onnx", tile, batch, precision, engine_dir, device=ort_device, threads=threads).path
     return Selected(open_engine(path, key, ort_device, threads), True, path)
+
+
+def _on_cpu(device: str) -> bool:
+    from .trt_engine import gpu_available
+
+    return device == "cpu" or (device == "auto" and not gpu_available())
 
 
 def _openvino(
@@ -136,9 +151,7 @@ def _auto(
     if found:
         key, path, dev = found
         return Selected(open_engine(path, key, dev, threads), True, path)
-    from .trt_engine import gpu_available
-
-    on_cpu = device == "cpu" or (device == "auto" and not gpu_available())
+    on_cpu = _on_cpu(device)
     if on_cpu and _installed("openvino") and precision in ("auto", "fp32", "bf16"):
         try:
             return _openvino(loaded, precision, threads, tile, batch, engine_dir, auto=True)

@@ -63,6 +63,7 @@ class TorchEngine(EngineBase):
         precision: str = "fp32",
         threads: int | None = None,
         channels_last: bool = True,
+        compile: bool = False,
     ) -> None:
         if precision not in _DTYPES:
             raise EngineError(f"unknown precision {precision!r} (use {', '.join(_DTYPES)})")
@@ -84,8 +85,13 @@ class TorchEngine(EngineBase):
         self.model = model.eval().to(device=dev, dtype=self.dtype)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if compile:  # compiled on the first call of each input shape (benchmarks/torch_compile.py)
+            self.model = torch.compile(self.model)  # type: ignore[assignment]
         self.info = EngineInfo(
-            name="torch", device=str(dev), precision=precision, threads=self.threads if dev.type == "cpu" else None
+            name="torch.compile" if compile else "torch",
+            device=str(dev),
+            precision=precision,
+            threads=self.threads if dev.type == "cpu" else None,
         )
 
     def infer(self, batch: np.ndarray) -> np.ndarray:

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from engines import Engine
 from engines.torch_engine import EngineError, TorchEngine
 
 from .conftest import DATA
+from .helpers import one_line_error, run
 
 
 def test_torch_engine_follows_the_protocol():
@@ -94,3 +96,27 @@ def test_ensemble_option_runs_through_folder_and_changes_the_output(tmp_path, ti
     assert outs["8"].shape == img.shape and not np.array_equal(outs["1"], outs["8"])
     r = run("folder", src, "-o", tmp_path / "x", "--weights", tiny_weights, "--ensemble", "3")
     assert r.exit_code == 2 and "--ensemble" in r.output
+
+
+@pytest.mark.slow  # compiling takes ~30 s
+def test_compile_option_runs_the_torch_engine_with_equal_output(tmp_path, tiny_weights):
+    src = tmp_path / "in"
+    src.mkdir()
+    frame = sorted((DATA / "reds" / "blur").glob("*.png"))[0]
+    cv2.imwrite(str(src / "a.png"), cv2.imread(str(frame))[:64, :96])
+    base = ["folder", src, "--weights", tiny_weights, "--precision", "fp32", "-q", "--json"]
+    r = run(*base, tmp_path / "e.json", "-o", tmp_path / "eager", "--engine", "torch")
+    assert r.exit_code == 0, r.output
+    r = run(*base, tmp_path / "c.json", "-o", tmp_path / "compiled", "--compile")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "c.json").read_text())["engine"]["name"] == "torch.compile"
+    eager, compiled = (cv2.imread(str(tmp_path / d / "a.png")).astype(int) for d in ("eager", "compiled"))
+    assert np.abs(eager - compiled).max() <= 1
+
+
+def test_compile_with_another_engine_is_one_line_exit_2(tmp_path, tiny_weights):
+    r = run("folder", DATA / "reds" / "blur", "-o", tmp_path / "o", "--weights", tiny_weights, "--compile",
+            "--engine", "openvino")  # fmt: skip
+    assert r.exit_code == 2
+    assert "--compile runs the PyTorch engine" in one_line_error(r)
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
