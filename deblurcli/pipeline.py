@@ -52,6 +52,7 @@ class Deblurrer:
     batch: int = 1
     fixed_shape: bool = False
     frame_pixels: int = 0  # images of at most this many pixels (and sides up to MAX_SIDE) run whole, as one tile
+    fit_tiles: bool = False  # tiles shortened to the least overlap (deblurcli.tiling.plan_axis)
 
     @classmethod
     def for_config(
@@ -102,6 +103,7 @@ class Deblurrer:
                     on_batch,
                     scale=scale,
                     emit=emit,
+                    fit=self.fit_tiles,
                 )
             except OutOfMemory as e:
                 if not self._shrink():

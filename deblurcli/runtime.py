@@ -3,7 +3,7 @@
 The allocator: with glibc's defaults, every large tensor of an eager PyTorch
 forward pass is an ``mmap``/``munmap`` pair, about a million page faults per
 720p frame. Keeping freed memory in the heap (``M_MMAP_MAX = 0``, a high
-``M_TRIM_THRESHOLD``) is the first advice of the PyTorch and AMD ZenDNN CPU
+``M_TRIM_THRESHOLD``, one arena for all threads) is the first advice of the PyTorch and AMD ZenDNN CPU
 tuning guides; measured here it makes the same model 2-4x faster with
 identical outputs (``benchmarks/cpu_backends.py``). The cost: the process
 keeps its peak memory until it exits instead of returning it to the system.
@@ -18,6 +18,7 @@ import sys
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
+M_ARENA_MAX = -8
 _TUNED = False
 
 
@@ -38,6 +39,9 @@ def tune_allocator() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     ok = mallopt(M_MMAP_MAX, 0) == 1 and mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    # one arena for every thread: freed memory kept by one thread's arena (the folder job's reader and writer,
+    # the engine's threads) cannot serve another's, which raised an 8K image's peak from 1.43 to 1.56 GB
+    ok = ok and mallopt(M_ARENA_MAX, 1) == 1
     _TUNED = ok
     return ok
 

@@ -53,7 +53,9 @@ class TilePlan:
         return len(self.height.starts) * len(self.width.starts)
 
 
-def plan_axis(size: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False) -> AxisPlan:
+def plan_axis(
+    size: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False, fit: bool = False
+) -> AxisPlan:
     """Lay out tiles along one axis.
 
     The axis is padded to a multiple of ``multiple`` (to at least ``tile`` when
@@ -62,7 +64,10 @@ def plan_axis(size: int, tile: int, overlap: int, multiple: int = 1, fixed: bool
     the fewest tiles that overlap by at least ``overlap`` are spread evenly,
     every start on the ``multiple`` grid: a tile then sees the same
     downsampling phase and attention windows as the whole frame would, and
-    the last tile ends at the padded edge.
+    the last tile ends at the padded edge. With ``fit`` (and not ``fixed``),
+    the tiles are then shortened to the least length that still covers the axis with that
+    overlap, so the overlap is not larger than asked (4000 px in 512 px tiles
+    overlapping by 32: nine tiles of 480 instead of nine of 512).
     """
     if size < 1:
         raise ValueError(f"image dimension must be positive, got {size}")
@@ -79,14 +84,31 @@ def plan_axis(size: int, tile: int, overlap: int, multiple: int = 1, fixed: bool
     span_u = (padded - tile) // multiple  # last start, in grid units
     step_u = max(1, (tile - overlap) // multiple)  # largest step keeping the overlap
     n = -(-span_u // step_u) + 1
-    starts = tuple(round(i * span_u / (n - 1)) * multiple for i in range(n))
+    starts = _spread(padded, tile, n, multiple)
+    if fit and not fixed:  # a dynamic engine: the shortest tile that covers the axis in n tiles with the overlap
+        t = round_up(-(-(padded + (n - 1) * overlap) // n), multiple)
+        while t < tile and _min_overlap(_spread(padded, t, n, multiple), t) < overlap:
+            t += multiple
+        tile, starts = t, _spread(padded, t, n, multiple)
     return AxisPlan(size=size, padded=padded, tile=tile, starts=starts)
 
 
-def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False) -> TilePlan:
+def _spread(padded: int, tile: int, n: int, multiple: int) -> tuple[int, ...]:
+    """``n`` starts on the ``multiple`` grid, evenly spread from 0 to ``padded - tile``."""
+    span_u = (padded - tile) // multiple
+    return tuple(round(i * span_u / (n - 1)) * multiple for i in range(n))
+
+
+def _min_overlap(starts: tuple[int, ...], tile: int) -> int:
+    return min(tile - (b - a) for a, b in zip(starts, starts[1:]))
+
+
+def plan_tiles(
+    height: int, width: int, tile: int, overlap: int, multiple: int = 1, fixed: bool = False, fit: bool = False
+) -> TilePlan:
     return TilePlan(
-        plan_axis(height, tile, overlap, multiple, fixed),
-        plan_axis(width, tile, overlap, multiple, fixed),
+        plan_axis(height, tile, overlap, multiple, fixed, fit),
+        plan_axis(width, tile, overlap, multiple, fixed, fit),
     )
 
 
@@ -138,6 +160,7 @@ def tiled_apply(
     *,
     scale: float | None = None,
     emit: Emit | None = None,
+    fit: bool = False,
 ) -> np.ndarray | None:
     """Run ``fn`` over tiles of an image and blend the results.
 
@@ -153,7 +176,7 @@ def tiled_apply(
     c, h, w = cut.shape
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    plan = plan_tiles(h, w, tile, overlap, multiple, fixed)
+    plan = plan_tiles(h, w, tile, overlap, multiple, fixed, fit)
     rows, cols = pad_index(h, plan.height.padded), pad_index(w, plan.width.padded)
     th, tw = plan.tile_shape
     result = None

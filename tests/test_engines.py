@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -120,3 +121,13 @@ def test_compile_with_another_engine_is_one_line_exit_2(tmp_path, tiny_weights):
     assert r.exit_code == 2
     assert "--compile runs the PyTorch engine" in one_line_error(r)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_allocator_tuning_applies_once_and_can_be_turned_off():
+    code = "from deblurcli.runtime import tune_allocator as t; print(t(), t())"
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {**os.environ, "DEBLURCLI_NO_MALLOPT": "1"}
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    if sys.platform.startswith("linux"):
+        assert on.stdout.split() == ["True", "True"]
+    assert off.stdout.split() == ["False", "False"]

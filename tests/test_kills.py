@@ -18,7 +18,7 @@ from .conftest import DATA, ROOT
 from .helpers import visible_files
 
 pytestmark = pytest.mark.slow
-KILLS = 10
+KILLS = 6
 
 
 def cli(*args):

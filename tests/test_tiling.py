@@ -57,9 +57,10 @@ def test_identity_edge_cases(h, w, tile, overlap):
     ofrac=st.floats(0, 0.5),
     multiple=st.sampled_from([1, 4, 16, 32]),
     fixed=st.booleans(),
+    fit=st.booleans(),
 )
-def test_plan_covers_every_pixel_and_weights_sum_to_one(h, w, tile, ofrac, multiple, fixed):
-    plan = plan_tiles(h, w, tile, int(tile * ofrac), multiple, fixed)
+def test_plan_covers_every_pixel_and_weights_sum_to_one(h, w, tile, ofrac, multiple, fixed, fit):
+    plan = plan_tiles(h, w, tile, int(tile * ofrac), multiple, fixed, fit)
     th, tw = plan.tile_shape
     assert th % multiple == 0 and tw % multiple == 0
     if fixed:
@@ -81,6 +82,22 @@ def test_plan_covers_every_pixel_and_weights_sum_to_one(h, w, tile, ofrac, multi
             assert a % multiple == 0 and b % multiple == 0
             if t - want >= multiple:  # else a single grid step is all there is
                 assert t - (b - a) >= want
+
+
+def test_fitted_tiles_cut_the_overlap_work_of_a_12_mp_photo():
+    """The CPU default's tiles (at most 512, overlap 32, NAFNet's grid of 32) on a 4000x3000 photo: shortened
+    to 480 px, the redundant work falls from 38% of the photo to 21%, and an identity model stays exact."""
+
+    def work(plan):
+        th, tw = plan.tile_shape
+        return len(plan) * th * tw / (3000 * 4000) - 1
+
+    plain, fitted = plan_tiles(3000, 4000, 512, 32, 32), plan_tiles(3000, 4000, 512, 32, 32, fit=True)
+    assert plain.tile_shape == (512, 512) and fitted.tile_shape == (480, 480)
+    assert len(fitted) == len(plain) == 63
+    assert round(work(plain), 3) == 0.376 and round(work(fitted), 3) == 0.21
+    img = np.random.default_rng(0).random((3, 300, 400), dtype=np.float32)
+    np.testing.assert_array_equal(tiled_apply(img, identity, 64, 16, 16, 2, fit=True), img)
 
 
 def test_uint8_roundtrip_through_pipeline_is_exact():

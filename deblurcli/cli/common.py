@@ -117,7 +117,8 @@ OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "tile": click.option(
         "--tile",
         type=click.IntRange(min=8),
-        help="Tile size in pixels (default: on a CPU whole frames up to 2.2 MP, else 1024; on a GPU the model's).",
+        help="Tile size in pixels (default: on a CPU whole frames up to 2.2 MP, else tiles of at most 512 shortened "
+        "to the least overlap; on a GPU the model's).",
     ),
     "overlap": click.option(
         "--overlap", type=click.IntRange(min=0), help="Tile overlap in pixels (default: the model's)."
