@@ -87,7 +87,7 @@ def test_the_capacity_runs_differ_only_in_variant_and_steps(tmp_path):
     small, _ = recipe_args(tmp_path, "cap-small")
     deep, _ = recipe_args(tmp_path, "cap-deep")
     assert values(small, "--variant") == ["small"] and values(deep, "--variant") == ["deep"]
-    assert values(small, "--init") == values(deep, "--init") == ["deblurcli/weights/nafnet-small.safetensors"]
+    assert values(small, "--init") == values(deep, "--init") == [str(tmp_path / "runs/nafnet-cross/best.safetensors")]
     assert values(small, "--threads") == values(deep, "--threads") == ["1"]  # side by side, one core each
     assert int(values(small, "--steps")[0]) > int(values(deep, "--steps")[0])  # equal time: deep is slower per step
     drop = {"--variant", "--steps", "--val-every", "--out"}

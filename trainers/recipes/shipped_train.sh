@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The training runs behind the shipped weights (model cards in README.md; history in CHANGELOG.md).
 #   bash trainers/recipes/shipped_train.sh STAGE [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
-# STAGE, for the shipped NAFNet-small, in order: nafnet-real -> nafnet-real-ft -> nafnet-cross.
+# STAGE, for the shipped NAFNet-small, in order: nafnet-real -> nafnet-real-ft -> nafnet-cross -> cap-small.
 #   nafnet-real and nafnet-real-ft train on the "real mix" (TRAINDATA from shipped_data.sh) and validate on the
 #   held-out REDS clip; nafnet-cross fine-tunes on the cross-kind mix and validation suite (TRAINDATA from
 #   cross_kind_data.sh: TRAINDATA/mix and TRAINDATA/val).
@@ -44,13 +44,16 @@ case $STAGE in
     cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 9
           --steps 2400 --init "$R/nafnet-real-ft/best.safetensors"); VAL_EVERY=400 ;;
-  cap-small|cap-deep)  # issue 18's capacity comparison at equal training time: the shipped default fine-tuned
-    # further as itself (small) or grown into `deep` (new blocks start as the identity); run side by side, one
-    # thread each, the same --time-limit, steps set so both cosines end near it (deep costs 1.34x per step)
+  cap-small|cap-deep)  # issue 18's capacity comparison at equal training time: nafnet-cross's weights fine-tuned
+    # further as themselves (small) or grown into `deep` (new blocks start as the identity); run side by side, one
+    # thread each, `--time-limit 110m` for both (they stopped at steps 1132 and 999 of these cosines). The runs
+    # started from the fp16 copy of nafnet-cross shipped in commit f7a1568 (git show
+    # f7a1568:deblurcli/weights/nafnet-small.safetensors), equal to this file up to fp16 rounding.
+    # cap-small (last.safetensors, EMA) ships as nafnet-small.
     cross_mix
     V=${STAGE#cap-}; N=1600; [ "$V" = deep ] && N=1200
     ARGS=(nafnet --variant "$V" --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 10 --threads 1
-          --steps "$N" --init deblurcli/weights/nafnet-small.safetensors); VAL_EVERY=$((N / 2)) ;;
+          --steps "$N" --init "$R/nafnet-cross/best.safetensors"); VAL_EVERY=$((N / 2)) ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
