@@ -22,6 +22,9 @@ from .errors import DeblurError
 from .images import IMAGE_EXTS, read_image, write_image
 from .pipeline import Deblurrer
 
+# images up to this size are read ahead and written behind the model (a 4K UHD frame is 8.3 MP)
+OVERLAP_PIXELS = 8_300_000
+
 
 @dataclass
 class Task:
@@ -291,7 +294,3 @@ def _report(report: FolderReport, res: FileResult, on_done: Callable[[FileResult
     report.results.append(res)
     if on_done:
         on_done(res)
-
-
-# images up to this size are read ahead and written behind the model (a 4K UHD frame is 8.3 MP)
-OVERLAP_PIXELS = 8_300_000

@@ -84,13 +84,12 @@ def plan_axis(
     span_u = (padded - tile) // multiple  # last start, in grid units
     step_u = max(1, (tile - overlap) // multiple)  # largest step keeping the overlap
     n = -(-span_u // step_u) + 1
-    starts = _spread(padded, tile, n, multiple)
     if fit and not fixed:  # a dynamic engine: the shortest tile that covers the axis in n tiles with the overlap
         t = round_up(-(-(padded + (n - 1) * overlap) // n), multiple)
         while t < tile and _min_overlap(_spread(padded, t, n, multiple), t) < overlap:
             t += multiple
-        tile, starts = t, _spread(padded, t, n, multiple)
-    return AxisPlan(size=size, padded=padded, tile=tile, starts=starts)
+        tile = t
+    return AxisPlan(size=size, padded=padded, tile=tile, starts=_spread(padded, tile, n, multiple))
 
 
 def _spread(padded: int, tile: int, n: int, multiple: int) -> tuple[int, ...]:

@@ -122,23 +122,22 @@ def _openvino(
     shapes = plan_shapes(tile, batch, loaded.pad_multiple, frame_range(tile, loaded.pad_multiple))
     key = engine_key(loaded, "openvino", shapes, precision, "cpu")
     path = find_engine(key, engine_dir)
-    if path is None and auto:
-        reason = known_failure(key, engine_dir)
+    if path is None:
+        reason = known_failure(key, engine_dir) if auto else None
         if reason is not None:
             raise EngineError(f"{reason} (an earlier build; --engine openvino tries again)")
-        try:
-            return _openvino(loaded, precision, threads, tile, batch, engine_dir)
-        except (EngineError, DeblurError) as e:
-            remember_failure(key, str(e), engine_dir)
-            raise
-    if path is None:
         log.warning(
             "building an OpenVINO %s engine for %s (%s) once (about half a minute; it is cached)",
             precision,
             loaded.arch,
             loaded.variant,
         )
-        path = build(loaded, "openvino", tile, batch, precision, engine_dir, device="cpu", threads=threads).path
+        try:
+            path = build(loaded, "openvino", tile, batch, precision, engine_dir, device="cpu", threads=threads).path
+        except (EngineError, DeblurError) as e:
+            if auto:
+                remember_failure(key, str(e), engine_dir)
+            raise
     return Selected(open_engine(path, key, "cpu", threads), False, path)
 
 

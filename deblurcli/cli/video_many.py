@@ -26,8 +26,9 @@ def many_videos(
         from ..executor import require_ray
 
         require_ray()
+    rows: list[dict] = []
     if len(inputs) == 1 and inputs[0].is_file() and output is not None and not output.is_dir():
-        jobs, rows = [(inputs[0], output)], list[dict]()  # one video (on Ray): -o names the file, as it does locally
+        jobs = [(inputs[0], output)]  # one video (on Ray): -o names the file, as it does locally
     else:
         jobs, rows = plan_videos(inputs, output, opts.codec)
         if output is not None:

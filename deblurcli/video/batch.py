@@ -72,10 +72,11 @@ def run_one(src: Path, out: Path, opts: VideoOptions, deblurrer: Any, model_id: 
 
 
 def model_id(opened: Any) -> str:
-    """What a video's resumable segments are tied to: the model, its weights, the tiling and the self-ensemble
-    (a --resume with other settings starts afresh instead of mixing frames)."""
+    """What a video's resumable segments are tied to: the model, its weights, the tiling (fitted or exact) and
+    the self-ensemble (a --resume with other settings is refused instead of mixing frames)."""
     from engines.ensemble import Ensemble
 
     loaded, d = opened.loaded, opened.deblurrer
     ens = f":ens{d.engine.n}" if isinstance(d.engine, Ensemble) else ""
-    return f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{d.tile}/{d.overlap}{ens}"
+    fit = "fit" if d.fit_tiles else ""
+    return f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{d.tile}/{d.overlap}{fit}{ens}"
