@@ -8,7 +8,9 @@ fresh process timed from start to exit (imports, weights, engine, reading, deblu
 * old: deblurcli's CPU default before the speed work (issue 21), rebuilt from today's parts: PyTorch fp32,
   NCHW, tiles of 256 with 32 px overlap, glibc's allocator untouched, through :func:`deblurcli.folder.run_folder`;
 * new: ``deblurcli folder IN -o OUT -q``, no options (OpenVINO bf16 where the CPU has native bf16, whole
-  frames, the allocator tuned; the engine cached by a warm-up run first).
+  frames, the allocator tuned; the engine cached by a warm-up run first);
+* reference: the same with ``--engine torch --precision fp32``, the quality the default must keep (within
+  0.05 dB).
 
 Both use the shipped default weights; the mean PSNR of each side's outputs against the sharp frames is
 printed so speed is not bought with quality. Pause other work first.
@@ -90,6 +92,9 @@ def main() -> None:
             [sys.executable, __file__, "--old-child", str(i), str(o)], env_old
         ),
         "deblurcli folder, no options": lambda i, o: timed(["deblurcli", "folder", str(i), "-o", str(o), "-q"]),
+        "deblurcli folder --engine torch --precision fp32": lambda i, o: timed(
+            ["deblurcli", "folder", str(i), "-o", str(o), "-q", "--engine", "torch", "--precision", "fp32"]
+        ),
     }
     rows = {}
     for j, (name, go) in enumerate(sides.items()):
@@ -105,6 +110,8 @@ def main() -> None:
         r["speedup_total"] = round(base["seconds"] / r["seconds"], 2)
         print(f"{name:62} {r['seconds']:10.2f} {r['startup_s']:10.2f} {r['per_frame_s']:8.3f} "
               f"{r['speedup_per_frame']:7.2f}x {r['psnr']:7.3f}")  # fmt: skip
+    new, ref = rows["deblurcli folder, no options"], rows["deblurcli folder --engine torch --precision fp32"]
+    print(f"default vs the same model in PyTorch fp32: {new['psnr'] - ref['psnr']:+.3f} dB (issue 21: within 0.05)")
     if args.json:
         args.json.write_text(json.dumps({"frames": n, "rows": rows}, indent=1))
 

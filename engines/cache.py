@@ -12,6 +12,7 @@ that the file exists.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -89,6 +90,17 @@ def plan_shapes(tile: int, batch: int, multiple: int, dynamic: str | None = None
     return ShapeRange((1, lo, lo), (batch, opt, opt), (batch, hi, hi))
 
 
+@functools.cache
+def model_code_digest() -> str:
+    """SHA-256 of the source of every model definition (``deblurcli/models/*.py``), shortened."""
+    from deblurcli import models
+
+    h = hashlib.sha256()
+    for f in sorted(Path(models.__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class EngineKey:
     """Everything that, when it changes, makes a built engine invalid."""
@@ -106,6 +118,9 @@ class EngineKey:
     # the code that exported the graph: a new deblurcli (model code) or torch (exporter) invalidates an engine
     deblurcli_version: str = field(default_factory=lambda: _deblurcli_version())
     torch_version: str = field(default_factory=lambda: _torch_version())
+    # the model definitions themselves, so a change to how a model computes (even the same numbers in a
+    # faster graph) rebuilds engines between releases too
+    model_code: str = field(default_factory=lambda: model_code_digest())
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -115,7 +130,11 @@ class EngineKey:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EngineKey:
         d = dict(d)
-        for k in ("deblurcli_version", "torch_version"):  # sidecars written before the versions were keyed
+        for k in (
+            "deblurcli_version",
+            "torch_version",
+            "model_code",
+        ):  # sidecars written before the versions were keyed
             d.setdefault(k, "unknown")
         s = d.pop("shapes")
         return cls(shapes=ShapeRange(*(tuple(s[k]) for k in ("min", "opt", "max"))), **d)

@@ -4,13 +4,18 @@ Runs the same checked ONNX graph as ONNX Runtime, compiled by OpenVINO's CPU
 plugin: fp32, or bf16 where the CPU computes bf16 natively (AVX512-BF16 or
 AMX; OpenVINO lists ``BF16`` in its optimization capabilities there). The
 graph takes any tile size in its shape range, so one engine serves whole
-frames of every size. openvino is imported here only.
+frames of every size; a shape met a second time (the next frame of a video
+or folder, the next tile of a photo) is compiled for that exact shape, which
+OpenVINO runs faster than the dynamic graph (a 720p NAFNet-small frame in
+bf16: 0.62 -> 0.30 s here, for a one-time compile of about 0.8 s). The
+two most recent exact shapes are kept. openvino is imported here only.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +58,8 @@ def native_bf16() -> bool:
 class OpenVinoEngine(EngineBase):
     """An ONNX graph compiled for the CPU; batches within ``shapes`` (heights and widths may vary)."""
 
+    KEEP_EXACT = 2  # compiled exact shapes kept (least recently used dropped)
+
     def __init__(self, path: Path, shapes: ShapeRange, precision: str = "fp32", threads: int | None = None) -> None:
         from .torch_engine import EngineError
 
@@ -62,14 +69,17 @@ class OpenVinoEngine(EngineBase):
         if precision == "bf16" and not native_bf16():
             raise EngineError("bf16 on this CPU would be emulated (no AVX512-BF16 or AMX); use --precision fp32")
         self.threads = threads or os.cpu_count() or 1
-        core = ov.Core()
-        config = {
+        self.core = ov.Core()
+        self.config = {
             "INFERENCE_PRECISION_HINT": HINTS[precision],
             "INFERENCE_NUM_THREADS": self.threads,
             "PERFORMANCE_HINT": "LATENCY",
         }
-        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+        self.graph = self.core.read_model(str(path))
+        self.compiled = self.core.compile_model(self.graph, "CPU", self.config)
         self.request = self.compiled.create_infer_request()
+        self.exact: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # shape -> its own infer request
+        self.seen: Counter[tuple[int, ...]] = Counter()
         self.shapes = shapes
         self.info = EngineInfo(name="openvino", device="cpu", precision=precision, threads=self.threads)
 
@@ -100,11 +110,28 @@ class OpenVinoEngine(EngineBase):
             batch = np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
         outs = []
         for i in range(0, n, hi_n):
-            res = self.request.infer({0: np.ascontiguousarray(batch[i : i + hi_n])})
-            outs.append(np.array(res[self.compiled.output(0)], dtype=np.float32, copy=True))
+            part = np.ascontiguousarray(batch[i : i + hi_n])
+            res = self._request_for(part.shape).infer({0: part})
+            outs.append(np.array(res[0], dtype=np.float32, copy=True))
         out = outs[0] if len(outs) == 1 else np.concatenate(outs)
         return out[:, :, :h, :w]
 
+    def _request_for(self, shape: tuple[int, ...]) -> Any:
+        """The request compiled for exactly ``shape`` if it was met before, else the dynamic graph's."""
+        if shape in self.exact:
+            self.exact.move_to_end(shape)
+            return self.exact[shape]
+        self.seen[shape] += 1
+        if self.seen[shape] < 2:  # one image of a size does not pay for a compile
+            return self.request
+        graph = self.graph.clone()
+        graph.reshape({0: list(shape)})
+        self.exact[shape] = self.core.compile_model(graph, "CPU", self.config).create_infer_request()
+        while len(self.exact) > self.KEEP_EXACT:
+            self.exact.popitem(last=False)
+        return self.exact[shape]
+
     def close(self) -> None:
+        self.exact.clear()
         self.request = None  # type: ignore[assignment]
         self.compiled = None  # type: ignore[assignment]

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,7 @@ CHANGES = {
     "opset": 19,
     "deblurcli_version": "9.9.9",
     "torch_version": "2.99.0+cpu",
+    "model_code": "0123456789ab",
 }
 
 
@@ -48,12 +50,35 @@ def test_key_records_the_running_deblurcli_and_torch():
     assert BASE.deblurcli_version == deblurcli.__version__ and BASE.torch_version == torch.__version__
 
 
+def test_key_follows_the_model_code(tmp_path, monkeypatch):
+    """An engine exported from other model code (same version number) is not reused: the key hashes the
+    model definitions' source."""
+    from deblurcli import models
+    from engines import cache
+
+    assert BASE.model_code == cache.model_code_digest()
+    fake = tmp_path / "models"
+    fake.mkdir()
+    for f in Path(models.__file__).parent.glob("*.py"):
+        (fake / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setattr(models, "__file__", str(fake / "__init__.py"))
+    cache.model_code_digest.cache_clear()
+    try:
+        assert cache.model_code_digest() == BASE.model_code
+        (fake / "nafnet.py").write_text((fake / "nafnet.py").read_text() + "\n# changed\n")
+        cache.model_code_digest.cache_clear()
+        assert cache.model_code_digest() != BASE.model_code
+    finally:
+        monkeypatch.undo()
+        cache.model_code_digest.cache_clear()
+
+
 def test_sidecar_without_versions_never_matches_a_new_key():
     """Engines built before the versions were part of the key must be rebuilt, not reused."""
     old = {
         k: v
         for k, v in json.loads(json.dumps(BASE.to_dict())).items()
-        if not k.endswith("_version") or k == "backend_version"
+        if (not k.endswith("_version") or k == "backend_version") and k != "model_code"
     }
     assert EngineKey.from_dict(old).digest() != BASE.digest()
 

@@ -209,3 +209,28 @@ def test_auto_remembers_an_openvino_build_that_failed(tiny_weights, tmp_path, mo
     with pytest.raises(sel.EngineError, match="static shapes"):
         sel.select_engine("openvino", loaded, "cpu", "auto", 1, 512, 1, tmp_path)
     assert calls == ["openvino", "openvino"]
+
+
+def test_openvino_compiles_a_shape_met_twice_with_the_same_output():
+    """The second image (or tile) of one size runs on a graph compiled for exactly that size (faster in
+    OpenVINO); its output equals the dynamic graph's, and only the two most recent sizes are kept."""
+    pytest.importorskip("openvino")
+    import torch
+
+    from engines.openvino_engine import OpenVinoEngine
+
+    torch.manual_seed(0)
+    model = create_model("nafnet", "tiny").eval()
+    eng = OpenVinoEngine.from_model(model, precision="fp32", threads=2, max_side=256)
+    x = real_crop(64, 96)[None]
+    first = eng.infer(x)
+    assert not eng.exact
+    second = eng.infer(x)
+    assert list(eng.exact) == [x.shape]
+    assert np.abs(first - second).max() < 1e-4
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    assert np.abs(second - ref).max() < 1e-4
+    for h in (32, 48, 32, 48):
+        eng.infer(real_crop(h, 64)[None])
+    assert list(eng.exact) == [(1, 3, 32, 64), (1, 3, 48, 64)]

