@@ -8,6 +8,16 @@ whole frame; each is timed with glibc's default allocator settings and with the 
 ``--json``. Pause other work first (a training run: ``kill -STOP PID``).
 
     python benchmarks/cpu_backends.py [--model nafnet] [--weights W] [--repeat 3] [--json out.json]
+
+``--all-archs``: the five architectures (the study's variants: NAFNet small, ResUNet small, Uptimus default,
+EfficientNet-B4 U-Net default, VGG19 U-Net small), every whole-frame back end and precision, the allocator
+tuned, one fresh process per architecture; shipped weights where they ship, else seeded random weights (speed
+does not depend on the values; their PSNR against the sharp frame means nothing and is not printed). Each
+path's output is compared with PyTorch fp32's (PSNR in dB, the measure engine verification uses), and the same
+run measures this machine's matrix-product rate in fp32 and bf16 (oneDNN through torch, 2048-square, best of
+5) so useful GFLOP/s can be read as a fraction of what the cores reach.
+
+    python benchmarks/cpu_backends.py --all-archs [--repeat 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -80,12 +90,52 @@ def _pad(rgb, m):
     return np.pad(rgb, ((0, 0), (0, -h % m), (0, -w % m)), mode="reflect")
 
 
+STUDY = {"nafnet": "small", "resunet": "small", "uptimus": "default", "efficientnet_b4": "default", "vgg19": "small"}
+ARCH_PATHS = ["torch-fp32-cl-frame", "torch-bf16-cl-frame", "ort-fp32-frame", "openvino-fp32-frame",
+              "openvino-bf16-frame"]  # fmt: skip
+
+
+def matmul_peak(threads: int | None) -> dict[str, float]:
+    """GFLOP/s of a 2048-square matrix product in fp32 and bf16 (best of 5): what oneDNN reaches here."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    n, rates = 2048, {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.rand(n, n).to(dtype), torch.rand(n, n).to(dtype)
+        a @ b
+        best = min(_timed(a.matmul, b) for _ in range(5))
+        rates[name] = round(2 * n**3 / best / 1e9, 1)
+    return rates
+
+
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def _load(arch: str | None, weights: Path | None, variant: str | None = None):
+    """The shipped (or given) weights; with ``variant`` and nothing shipped, seeded random weights."""
+    from deblurcli.loading import LoadedModel, find_weights, load_model
+
+    if variant is None or weights or find_weights(arch, variant):
+        return load_model(arch, variant, weights), False
+    import torch
+
+    from deblurcli.models import create_model, get_spec
+
+    torch.manual_seed(0)
+    model = create_model(arch, variant).eval()
+    return LoadedModel(arch, variant, get_spec(arch).config(variant), Path("random"), built=model), True
+
+
 def child(args) -> None:
     """One process: time every path with this process's allocator setting."""
     import numpy as np
 
     from deblurcli.images import read_image
-    from deblurcli.loading import load_model
     from deblurcli.metrics import psnr
     from deblurcli.models.stats import gmacs_per_megapixel
     from deblurcli.pipeline import to_planar
@@ -94,7 +144,7 @@ def child(args) -> None:
         from deblurcli.runtime import tune_allocator
 
         tune_allocator()
-    loaded = load_model(args.model, None, args.weights)
+    loaded, random = _load(args.model, args.weights, args.variant)
     gmacs = gmacs_per_megapixel(loaded.model)
     img, sharp = read_image(FRAME), read_image(SHARP)
     rgb, _ = to_planar(img)
@@ -116,17 +166,20 @@ def child(args) -> None:
             times.append(time.perf_counter() - t0)
         out8 = np.rint(out.transpose(1, 2, 0) * 255).astype(np.uint8)
         ref = out if ref is None else ref
+        ref8 = np.rint(ref.transpose(1, 2, 0) * 255).astype(np.uint8)
         s = min(times)
         rows.append(
             {
                 "path": path,
                 "seconds": round(s, 3),
                 "useful_gflops": round(2 * gmacs * mp / s, 1),
-                "psnr_vs_sharp": round(psnr(out8, sharp), 3),
+                "psnr_vs_sharp": None if random else round(psnr(out8, sharp), 3),
                 "max_abs_vs_first": float(np.abs(out - ref).max()),
+                "psnr_vs_first": round(min(psnr(out8, ref8), 99.0), 2),
             }
         )
-    print(json.dumps({"tuned": args.tuned, "rows": rows}))
+    info = {"arch": loaded.arch, "variant": loaded.variant, "random_weights": random, "gmacs_per_mp": round(gmacs, 1)}
+    print(json.dumps({"tuned": args.tuned, "rows": rows, **info}))
 
 
 def main() -> None:
@@ -137,11 +190,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--paths", nargs="*", default=PATHS)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--all-archs", action="store_true", help="the five architectures, whole-frame paths, tuned")
+    ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(args)
+    if args.all_archs:
+        return all_archs(args)
     results = []
     for tuned in (False, True):
         cmd = [sys.executable, __file__, "--child", "--repeat", str(args.repeat), "--paths", *args.paths]
@@ -167,6 +224,33 @@ def main() -> None:
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def all_archs(args) -> None:
+    peak = matmul_peak(args.threads)
+    print(f"matrix product on this machine: {peak['fp32']} GFLOP/s fp32, {peak['bf16']} bf16", flush=True)
+    results = []
+    for arch, variant in STUDY.items():
+        cmd = [sys.executable, __file__, "--child", "--tuned", "--repeat", str(args.repeat), "--model", arch]
+        cmd += ["--variant", variant, "--paths", *ARCH_PATHS]
+        cmd += ["--threads", str(args.threads)] if args.threads else []
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if out.returncode:
+            sys.exit(out.stderr)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(res)
+        weights = "random weights" if res["random_weights"] else "shipped weights"
+        print(f"\n{arch} ({variant}, {res['gmacs_per_mp']} GMACs/MP, {weights})")
+        print(f"  {'path':22} {'s/frame':>8} {'GFLOP/s':>8} {'of fp32 mm':>10} {'of bf16 mm':>10} {'dB vs fp32':>10}")
+        for r in res["rows"]:
+            if "error" in r:
+                print(f"  {r['path']:22} {r['error']}")
+                continue
+            g = r["useful_gflops"]
+            print(f"  {r['path']:22} {r['seconds']:8.3f} {g:8.1f} {g / peak['fp32']:10.1%} {g / peak['bf16']:10.1%} "
+                  f"{r['psnr_vs_first']:10.2f}", flush=True)  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"matmul_gflops": peak, "archs": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,13 @@ def architecture_names() -> list[str]:
     return list(ARCHITECTURES)
 
 
+# each architecture's default variant (the registry's; a test checks they agree), for finding shipped weights
+# without importing the models
+DEFAULT_VARIANTS: dict[str, str] = {
+    "efficientnet_b4": "default", "nafnet": "small", "resunet": "small", "uptimus": "default", "vgg19": "default"
+}  # fmt: skip
+
+
 # inference back ends (--engine), what build-engine compiles to (--target), compute precisions
 ENGINE_NAMES: tuple[str, ...] = ("auto", "torch", "openvino", "onnxruntime", "tensorrt")
 BUILD_TARGETS: dict[str, str] = {"openvino": "openvino", "onnx": "onnxruntime", "tensorrt": "tensorrt"}

@@ -8,13 +8,17 @@ wraps both in the tiled pipeline.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import DeblurError
 
-if TYPE_CHECKING:  # torch is imported when a deblurrer is opened, not with the CLI
+if TYPE_CHECKING:  # torch is imported when a deblurrer is opened (unless a cached engine runs), not with the CLI
+    from engines.base import Selected
+
     from .loading import LoadedModel
     from .pipeline import Deblurrer
 
@@ -64,24 +68,26 @@ class OpenDeblurrer:
 
 def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
     """Load weights, pick and start the engine, and wrap both in the tiled pipeline."""
-    from engines.select import select_engine
-
     from .loading import load_model
     from .pipeline import Deblurrer
     from .runtime import tune_allocator
 
     if o.device in ("auto", "cpu"):  # before torch and the engines start threads (one arena for them all)
         tune_allocator()
-    loaded = load_model(o.model, o.variant, o.weights)
+    cached = _cached_without_torch(o)
+    loaded, sel = cached if cached else (load_model(o.model, o.variant, o.weights), None)
     cfg = loaded.config
     cpu = _on_cpu(o.device)
     tile = o.tile or (CPU_TILE if cpu else cfg.tile)
     overlap = cfg.overlap if o.overlap is None else o.overlap
     if overlap >= tile:
         raise DeblurError(f"--overlap {overlap} must be smaller than --tile {tile}")
-    sel = select_engine(
-        o.engine, loaded, o.device, o.precision, o.threads, tile, o.batch, o.engine_dir, o.compile_model
-    )
+    if sel is None:
+        from engines.select import select_engine
+
+        sel = select_engine(
+            o.engine, loaded, o.device, o.precision, o.threads, tile, o.batch, o.engine_dir, o.compile_model
+        )
     run: Any = sel.engine
     if o.ensemble > 1:
         from engines.ensemble import Ensemble  # tiles are square, so a fixed-shape engine takes turned ones
@@ -94,10 +100,41 @@ def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
 
 
 # On a CPU, without --tile: whole frames up to about 1080p (faster than tiles, and no seams), larger images
-# in tiles of at most 512 px shortened to the least overlap, which bounds memory (README "Speed": 1024 px tiles
-# would cut the overlap work of a 12 MP photo from 21% to 5% but peak at 1.74 GB instead of 1.13)
-CPU_TILE = 512
+# in tiles of at most 832 px shortened to the least overlap, which bounds memory: the smallest bound that keeps
+# the overlap work of common photo sizes (12 MP, 24 MP, 4K, 8K) under 10% (benchmarks/cpu_tiles.py: 0.79 GiB
+# peak for a 12 MP photo, 1.03 GiB for 8K; 512 px tiles wasted 17% and 14%, 1024 px held 1.04 and 1.24 GiB)
+CPU_TILE = 832
 FRAME_PIXELS = 2_200_000
+
+
+def _cached_without_torch(o: InferenceOptions) -> tuple[LoadedModel, Selected] | None:
+    """The model named by its weights' header and its cached OpenVINO engine, torch never imported, where
+    that is what the full path would pick (``--engine auto`` or ``openvino`` on a CPU, no ``--compile``, the
+    engine built and verified before); else None."""
+    from engines.base import Selected
+    from engines.cached import open_cached_openvino
+
+    from .loading import LoadedModel, Tiling, peek_model
+
+    if o.engine not in ("auto", "openvino") or o.compile_model or not _on_cpu(o.device):
+        return None
+    named = peek_model(o.model, o.variant, o.weights)
+    if named is None:
+        return None
+    arch, variant, weights, meta = named
+    try:
+        saved = json.loads(meta.get("config", "{}"))
+        tile, overlap = int(saved["tile"]), int(saved["overlap"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    found = open_cached_openvino(
+        arch, variant, weights, o.precision, o.tile or CPU_TILE, o.batch, o.threads, o.engine_dir
+    )
+    if found is None:
+        return None
+    engine, path, multiple = found
+    loaded = LoadedModel(arch, variant, Tiling(tile, overlap, multiple), weights, meta)
+    return loaded, Selected(engine, False, path)
 
 
 def _on_cpu(device: str) -> bool:
@@ -105,6 +142,18 @@ def _on_cpu(device: str) -> bool:
         return True
     if device != "auto":
         return False
+    if not _cuda_possible():
+        return True
     import torch
 
     return not torch.cuda.is_available()
+
+
+def _cuda_possible() -> bool:
+    """Whether this machine could have a CUDA GPU at all (an NVIDIA driver's device files or WSL's GPU),
+    answered without importing torch."""
+    import sys
+
+    if sys.platform == "darwin":
+        return False
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/proc/driver/nvidia"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -63,3 +64,12 @@ class EngineBase(ABC):
             raise ValueError(f"engine input must be (N, 3, h, w), got {batch.shape}")
         if batch.dtype != np.float32:
             raise ValueError(f"engine input must be float32, got {batch.dtype}")
+
+
+@dataclass
+class Selected:
+    """The engine a job runs, as picked by :func:`engines.select.select_engine`."""
+
+    engine: EngineBase
+    fixed_shape: bool  # compiled engines take exactly their tile shape
+    path: Path | None = None

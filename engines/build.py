@@ -77,20 +77,9 @@ def engine_key(
             opset,
         )
     if backend == "openvino":
-        from .openvino_engine import openvino_version
+        from .openvino_engine import openvino_key
 
-        return EngineKey(
-            "openvino",
-            openvino_version() or "none",
-            loaded.arch,
-            loaded.variant,
-            weights,
-            shapes,
-            precision,
-            "cpu",
-            "",
-            opset,
-        )
+        return openvino_key(loaded.arch, loaded.variant, weights, shapes, precision, opset)
     if backend == "onnxruntime":
         return EngineKey(
             "onnxruntime",

@@ -23,6 +23,7 @@ from typing import Any
 
 from deblurcli.tiling import round_up
 
+DEFAULT_OPSET = 18  # the ONNX opset engines are exported at
 SUFFIX = {"onnxruntime": ".onnx", "openvino": ".ov.onnx", "tensorrt": ".engine"}
 TAG = {"onnxruntime": "ort", "openvino": "ov", "tensorrt": "trt"}
 
@@ -90,13 +91,18 @@ def plan_shapes(tile: int, batch: int, multiple: int, dynamic: str | None = None
     return ShapeRange((1, lo, lo), (batch, opt, opt), (batch, hi, hi))
 
 
+def models_dir() -> Path:
+    """``deblurcli/models``, found without importing it (that imports torch)."""
+    import deblurcli
+
+    return Path(deblurcli.__file__).parent / "models"
+
+
 @functools.cache
 def model_code_digest() -> str:
     """SHA-256 of the source of every model definition (``deblurcli/models/*.py``), shortened."""
-    from deblurcli import models
-
     h = hashlib.sha256()
-    for f in sorted(Path(models.__file__).parent.glob("*.py")):
+    for f in sorted(models_dir().glob("*.py")):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:12]
 
@@ -114,7 +120,7 @@ class EngineKey:
     precision: str  # fp32 | fp16 | bf16
     device: str = "cpu"  # GPU name for TensorRT, "cpu" or the ORT provider otherwise
     compute_capability: str = ""  # "8.9" for TensorRT
-    opset: int = 18
+    opset: int = DEFAULT_OPSET
     # the code that exported the graph: a new deblurcli (model code) or torch (exporter) invalidates an engine
     deblurcli_version: str = field(default_factory=lambda: _deblurcli_version())
     torch_version: str = field(default_factory=lambda: _torch_version())
@@ -169,9 +175,30 @@ def _deblurcli_version() -> str:
 
 
 def _torch_version() -> str:
+    """``torch.__version__``, read from torch's ``version.py`` when torch is not imported: opening a cached
+    engine must not import torch (648 MB and 2.6 s here)."""
+    import sys
+
+    if "torch" in sys.modules:
+        return str(sys.modules["torch"].__version__)
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec and spec.submodule_search_locations:
+        version_py = Path(next(iter(spec.submodule_search_locations))) / "version.py"
+        found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", _read(version_py), re.M)
+        if found:
+            return found.group(1)
     import torch
 
     return torch.__version__
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def _slug(text: str) -> str:

@@ -23,11 +23,10 @@ import torch.nn as nn
 
 from deblurcli.atomic import atomic_path
 
-from .cache import ShapeRange
+from .cache import DEFAULT_OPSET, ShapeRange
 from .torch_engine import EngineError
 
 MIN_OPSET = 17
-DEFAULT_OPSET = 18
 INPUT, OUTPUT = "input", "output"
 
 

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from deblurcli.errors import EngineError
+
 from .base import EngineBase, EngineInfo
-from .cache import ShapeRange
+from .cache import DEFAULT_OPSET, EngineKey, ShapeRange
 
 HINTS = {"fp32": "f32", "bf16": "bf16"}
 
@@ -31,8 +33,6 @@ def require_openvino() -> Any:
     try:
         import openvino
     except ImportError:
-        from .torch_engine import EngineError
-
         raise EngineError("the OpenVINO engine needs openvino: pip install 'deblurcli[openvino]'") from None
     return openvino
 
@@ -44,6 +44,14 @@ def openvino_version() -> str | None:
         return metadata.version("openvino")
     except metadata.PackageNotFoundError:
         return None
+
+
+def openvino_key(
+    arch: str, variant: str, weights_digest: str, shapes: ShapeRange, precision: str, opset: int = DEFAULT_OPSET
+) -> EngineKey:
+    """The cache key of an OpenVINO engine (computed without torch: see :mod:`engines.cached`)."""
+    version = openvino_version() or "none"
+    return EngineKey("openvino", version, arch, variant, weights_digest, shapes, precision, "cpu", "", opset)
 
 
 def native_bf16() -> bool:
@@ -61,8 +69,6 @@ class OpenVinoEngine(EngineBase):
     KEEP_EXACT = 2  # compiled exact shapes kept (least recently used dropped)
 
     def __init__(self, path: Path, shapes: ShapeRange, precision: str = "fp32", threads: int | None = None) -> None:
-        from .torch_engine import EngineError
-
         ov = require_openvino()
         if precision not in HINTS:
             raise EngineError(f"the OpenVINO engine runs fp32 or bf16, not {precision}")
@@ -99,8 +105,6 @@ class OpenVinoEngine(EngineBase):
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         self.check_batch(batch)
-        from .torch_engine import EngineError
-
         (_, lo_h, lo_w), (hi_n, hi_h, hi_w) = self.shapes.min, self.shapes.max
         n, _, h, w = batch.shape
         if h > hi_h or w > hi_w:
@@ -123,7 +127,10 @@ class OpenVinoEngine(EngineBase):
             return self.exact[shape]
         self.seen[shape] += 1
         if self.seen[shape] < 2:  # one image of a size does not pay for a compile
+            if self.request is None:
+                self.request = self.compiled.create_infer_request()
             return self.request
+        self.request = None  # its buffers, sized for the last shape it ran, are freed until it is needed again
         graph = self.graph.clone()
         graph.reshape({0: list(shape)})
         self.exact[shape] = self.core.compile_model(graph, "CPU", self.config).create_infer_request()

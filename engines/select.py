@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,13 @@ from deblurcli.catalog import ENGINE_NAMES as CHOICES
 from deblurcli.errors import DeblurError
 from deblurcli.runtime import cpu_has_native_bf16
 
-from .base import EngineBase
+from .base import Selected
 from .build import build, engine_key, open_engine
 from .cache import find_engine, known_failure, plan_shapes, remember_failure
 from .targets import frame_range, missing_engine_message, resolve_precision
 from .torch_engine import EngineError, TorchEngine, cuda_device
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Selected:
-    engine: EngineBase
-    fixed_shape: bool  # compiled engines take exactly their tile shape
-    path: Path | None = None
 
 
 def _installed(module: str) -> bool:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deblurcli.errors import EngineError
+
 from .cache import EngineKey, near_misses
-from .torch_engine import EngineError
 
 MAX_SIDE = 4096  # the largest tile side an OpenVINO engine takes (bigger images are tiled)
 

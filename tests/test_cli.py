@@ -294,7 +294,8 @@ def test_help_and_version_do_not_import_torch(args):
 
 def test_catalog_is_the_registry():
     """The torch-free name list behind the CLI's choices is exactly the registry's names, in its order."""
-    from deblurcli.catalog import architecture_names
-    from deblurcli.models import model_names
+    from deblurcli.catalog import DEFAULT_VARIANTS, architecture_names
+    from deblurcli.models import get_spec, model_names
 
     assert architecture_names() == model_names()
+    assert DEFAULT_VARIANTS == {n: get_spec(n).default_variant for n in model_names()}

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-from pathlib import Path
 
 import pytest
 
@@ -53,15 +52,14 @@ def test_key_records_the_running_deblurcli_and_torch():
 def test_key_follows_the_model_code(tmp_path, monkeypatch):
     """An engine exported from other model code (same version number) is not reused: the key hashes the
     model definitions' source."""
-    from deblurcli import models
     from engines import cache
 
     assert BASE.model_code == cache.model_code_digest()
     fake = tmp_path / "models"
     fake.mkdir()
-    for f in Path(models.__file__).parent.glob("*.py"):
+    for f in cache.models_dir().glob("*.py"):
         (fake / f.name).write_bytes(f.read_bytes())
-    monkeypatch.setattr(models, "__file__", str(fake / "__init__.py"))
+    monkeypatch.setattr(cache, "models_dir", lambda: fake)
     cache.model_code_digest.cache_clear()
     try:
         assert cache.model_code_digest() == BASE.model_code

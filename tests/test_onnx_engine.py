@@ -234,3 +234,39 @@ def test_openvino_compiles_a_shape_met_twice_with_the_same_output():
     for h in (32, 48, 32, 48):
         eng.infer(real_crop(h, 64)[None])
     assert list(eng.exact) == [(1, 3, 32, 64), (1, 3, 48, 64)]
+
+
+def test_a_cached_openvino_engine_runs_without_importing_torch(tmp_path, tiny_weights):
+    """Once the engine is built, 'deblurcli folder' on a CPU opens it without torch (648 MB and seconds of
+    start-up saved) and writes the same pixels as the run that built it."""
+    pytest.importorskip("openvino")
+    import cv2
+
+    src = tmp_path / "in"
+    src.mkdir()
+    frame = sorted((DATA / "reds" / "blur").glob("*.png"))[0]
+    cv2.imwrite(str(src / "a.png"), cv2.imread(str(frame))[:96, :128])
+    base = ["folder", str(src), "--weights", str(tiny_weights), "--engine-dir", str(tmp_path / "eng"), "-q"]
+    r = run(*base, "-o", tmp_path / "built", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    code = (
+        "import sys; from deblurcli.cli import main\n"
+        "try: main(sys.argv[1:], prog_name='deblurcli')\n"
+        "finally: print('torch' in sys.modules)"
+    )
+    for device in ("cpu", "auto"):
+        out = tmp_path / f"cached-{device}"
+        p = subprocess.run(
+            [sys.executable, "-c", code, *base, "-o", str(out), "--device", device], capture_output=True, text=True
+        )
+        assert p.returncode == 0, p.stderr
+        if device == "cpu" or not _cuda_possible():
+            assert p.stdout.split() == ["False"], f"torch was imported with --device {device}"
+        a, b = (cv2.imread(str(d / "a.png")) for d in (tmp_path / "built", out))
+        assert np.array_equal(a, b)
+
+
+def _cuda_possible() -> bool:
+    from deblurcli.inference import _cuda_possible as possible
+
+    return possible()
