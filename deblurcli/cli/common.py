@@ -117,7 +117,7 @@ OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "tile": click.option(
         "--tile",
         type=click.IntRange(min=8),
-        help="Tile size in pixels (default: on a CPU whole frames up to 2.2 MP, else tiles of at most 512 shortened "
+        help="Tile size in pixels (default: on a CPU whole frames up to 2.2 MP, else tiles of at most 832 shortened "
         "to the least overlap; on a GPU the model's).",
     ),
     "overlap": click.option(
