@@ -7,7 +7,7 @@ graph takes any tile size in its shape range, so one engine serves whole
 frames of every size; a shape met a second time (the next frame of a video
 or folder, the next tile of a photo) is compiled for that exact shape, which
 OpenVINO runs faster than the dynamic graph (a 720p NAFNet-small frame in
-bf16: 0.62 -> 0.30 s here, for a one-time compile of about 0.8 s). The
+bf16: 0.63 -> 0.44 s in one run, for a one-time compile of about 0.8 s). The
 two most recent exact shapes are kept. openvino is imported here only.
 """
 
