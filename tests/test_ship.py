@@ -53,7 +53,7 @@ def test_a_model_below_the_bar_is_refused_and_nothing_is_touched(tiny_weights, t
     out = tmp_path / "weights" / "nafnet-tiny.safetensors"
     out.parent.mkdir()
     out.write_bytes(b"the weights users have now")
-    r = ship(tiny_weights, out)  # random weights: no gain on real blur
+    r = ship(tiny_weights, out, "--engine", "torch")  # random weights: no gain on real blur
     assert r.returncode == 1
     assert "not shipped: reds gains" in r.stderr.splitlines()[-1] and "needs +1.00" in r.stderr
     assert out.read_bytes() == b"the weights users have now"
@@ -64,7 +64,7 @@ def test_a_model_below_the_bar_is_refused_and_nothing_is_touched(tiny_weights, t
 
 def test_force_ships_and_records_the_failure(tiny_weights, tmp_path):
     out = tmp_path / "nafnet-tiny.safetensors"
-    r = ship(tiny_weights, out, "--force")
+    r = ship(tiny_weights, out, "--force", "--engine", "torch")
     assert r.returncode == 0, r.stderr
     ck = read_checkpoint(out)
     assert ck.metadata["bar_passed"] == "false"
@@ -95,7 +95,8 @@ def test_every_validation_set_has_its_own_target(tmp_path):
     out = tmp_path / "nafnet-small.safetensors"
     if not SHIPPED.exists():
         pytest.skip("no shipped default weights")
-    r = ship(SHIPPED, out, "--val", str(DATA / "gopro"), "--target", "reds=0.1", "--target", "gopro=9")
+    r = ship(SHIPPED, out, "--val", str(DATA / "gopro"), "--target", "reds=0.1", "--target", "gopro=9", "--engine",
+             "torch")  # fmt: skip
     assert r.returncode == 1
     card = json.loads(r.stdout)
     assert set(card["validation_suite"]) == {"reds", "gopro"}

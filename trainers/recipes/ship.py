@@ -97,10 +97,14 @@ def judge(suite: dict[str, dict], sets: dict[str, dict], targets: dict[str, floa
     }
 
 
-def measure(tmp: Path, vals: list[Path], sets_root: Path, threads: int | None) -> tuple[dict, dict, dict]:
+def measure(
+    tmp: Path, vals: list[Path], sets_root: Path, threads: int | None, engine_name: str = "auto"
+) -> tuple[dict, dict, dict]:
     """(validation suite scores, real-set scores, the engine that ran) for the weights file ``tmp``."""
     with tempfile.TemporaryDirectory() as engines:
-        opened = open_deblurrer(InferenceOptions(weights=tmp, threads=threads, engine_dir=Path(engines)))
+        opened = open_deblurrer(
+            InferenceOptions(weights=tmp, threads=threads, engine_dir=Path(engines), engine=engine_name)
+        )
         with opened.engine:
             d = opened.deblurrer
             suite = {n: score(d, v) for n, v in zip(set_names(vals), vals)}
@@ -142,6 +146,11 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--command", required=True, help="the exact training command, for the model card")
     ap.add_argument("--threads", type=int)
     ap.add_argument(
+        "--engine",
+        default="auto",
+        help="back end to score with (default auto: what 'deblurcli folder' runs; the tests use torch for speed)",
+    )
+    ap.add_argument(
         "--min-gain",
         type=float,
         default=MIN_GAIN_DB,
@@ -165,7 +174,7 @@ def main() -> None:
     save_checkpoint(tmp, loaded.model.state_dict(), loaded.arch, loaded.config, half=True, **meta)
     try:
         t0 = time.perf_counter()
-        suite, sets, engine = measure(tmp, args.val, args.sets, args.threads)
+        suite, sets, engine = measure(tmp, args.val, args.sets, args.threads, args.engine)
         bar = judge(suite, sets, parse_targets(args.target), args.min_gain)
         first = next(iter(suite.values()))
         model = loaded.model
