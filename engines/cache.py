@@ -136,11 +136,8 @@ class EngineKey:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EngineKey:
         d = dict(d)
-        for k in (
-            "deblurcli_version",
-            "torch_version",
-            "model_code",
-        ):  # sidecars written before the versions were keyed
+        # sidecars written before the versions (or the model code) were keyed
+        for k in ("deblurcli_version", "torch_version", "model_code"):
             d.setdefault(k, "unknown")
         s = d.pop("shapes")
         return cls(shapes=ShapeRange(*(tuple(s[k]) for k in ("min", "opt", "max"))), **d)

@@ -67,6 +67,21 @@ def test_nafnet_paper_sizes():
         assert abs(gmacs_per_megapixel(w64) * 256 * 256 / 1e6 - 63.6) < 1.0
 
 
+def test_nafnet_gate_in_halves_equals_convolving_then_splitting():
+    """NAFNet's SimpleGate is computed as two half-width branches (no channel Split in exported graphs); it must
+    give exactly what the paper's form gives: convolve every channel, split them in two, multiply."""
+    from deblurcli.models.nafnet import simple_gate
+
+    torch.manual_seed(0)
+    pointwise, depthwise = torch.nn.Conv2d(8, 16, 1), torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
+    x = torch.rand(2, 8, 24, 40)
+    with torch.no_grad():
+        a, b = depthwise(pointwise(x)).chunk(2, dim=1)
+        assert torch.equal(simple_gate(x, pointwise, depthwise), a * b)
+        a, b = pointwise(x).chunk(2, dim=1)
+        assert torch.equal(simple_gate(x, pointwise), a * b)
+
+
 def test_resunet_is_a_global_residual():
     m = create_model("resunet", "tiny").eval()
     for p in m.head.parameters():
