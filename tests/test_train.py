@@ -277,6 +277,32 @@ def test_ema_forgets_the_random_start_in_a_short_run():
     assert ema.updates == 300
 
 
+def test_ema_in_fused_steps_equals_the_average_tensor_by_tensor():
+    """EMA.update's foreach form gives the very numbers of e = d * e + (1 - d) * w per tensor; buffers copy."""
+    from deblurcli.models import create_model
+    from trainers.train import EMA
+
+    torch.manual_seed(0)
+    net = create_model("nafnet", "tiny")
+    net.add_module("extra_bn", torch.nn.BatchNorm2d(3))
+    ema = EMA(net, 0.99)
+    ref = {k: v.clone() for k, v in ema.state.items()}
+    for n in range(4):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+            net.extra_bn.num_batches_tracked += 1
+        d = min(0.99, (1 + n) / (10 + n))
+        for k, v in net.state_dict().items():
+            if v.is_floating_point():
+                ref[k].mul_(d).add_(v.float(), alpha=1 - d)
+            else:
+                ref[k].copy_(v)
+        ema.update(net)
+    assert all(torch.equal(ema.state[k], ref[k]) for k in ref)
+    assert int(ema.state["extra_bn.num_batches_tracked"]) == 4
+
+
 def test_a_fine_tune_scores_its_start_and_never_ships_worse(tmp_path):
     Trainer(opts(tmp_path / "a", 6)).run()
     start = tmp_path / "a" / "last.safetensors"

@@ -9,8 +9,8 @@
 set -euo pipefail
 T=${1:-traindata}; R=${2:-runs/study}
 ARCHS=(nafnet resunet uptimus efficientnet_b4 vgg19)
-[ -d "$T/pack" ] || python trainers/recipes/gpu_pack.py "$T/mix" "$T/pack"
-bash trainers/recipes/study_train.sh all "$T/pack" "$R" --val "$T/val/gopro/patches_0372" --val-max 30
+[ -d "$T/study-pack" ] || python trainers/recipes/gpu_pack.py "$T/mix" "$T/study-pack" --study
+bash trainers/recipes/study_train.sh all "$T/study-pack" "$R" --val "$T/val/gopro/patches_0372" --val-max 30
 W=(); S=()
 for a in "${ARCHS[@]}"; do W+=(--weights "$R/$a/last.safetensors"); S+=("$a=$R/$a/last.safetensors"); done
 M=$(IFS=,; echo "${ARCHS[*]}")
