@@ -13,7 +13,7 @@ import pytest
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
-STAGES = ["nafnet-real", "nafnet-real-ft", "nafnet-cross", "cap-small", "cap-deep", "uptimus"]
+STAGES = ["nafnet-real", "nafnet-real-ft", "nafnet-cross", "cap-small", "cap-deep", "gpu-ft", "uptimus"]
 SUITE = ["reds", "gopro", "shake"]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
@@ -33,10 +33,12 @@ def recipe_args(tmp_path, stage, runs=None):
         "mix/hcblur_a",
         "mix/real/reds_small_train_000",
         "mix/real/reds_small_val_or_test_000",
+        "pack/bsds500",
+        "pack/real_reds_train_000",
     ):
         (train / d).mkdir(parents=True, exist_ok=True)
     log = tmp_path / f"{stage}.args"
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log))
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log), PYTHON=str(fake))
     runs = runs or tmp_path / "runs"
     r = subprocess.run(
         ["bash", str(RECIPE), stage, str(shared), str(train), str(runs)], env=env, capture_output=True, text=True
@@ -58,6 +60,9 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
     if stage in ("nafnet-cross", "cap-small", "cap-deep"):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
+    elif stage == "gpu-ft":  # the suite's GoPro crops travel with the pack; the pack holds none of the suite
+        assert val == [str(tmp_path / "traindata" / "val" / "gopro" / "patches_0372")]
+        assert all("/pack/" in d for d in values(args, "--data"))
     else:
         assert val == [str(pairs / "reds_train_001")]
     data = values(args, "--data")
@@ -110,6 +115,30 @@ def test_a_stage_with_a_checkpoint_resumes(tmp_path):
     assert "--resume" in args
     args, _ = recipe_args(tmp_path, "nafnet-real")
     assert "--resume" not in args
+
+
+def test_the_gpu_stage_fine_tunes_cap_small_on_every_folder_of_the_pack(tmp_path):
+    args, _ = recipe_args(tmp_path, "gpu-ft")
+    pack = tmp_path / "traindata" / "pack"
+    assert sorted(values(args, "--data")) == [str(pack / "bsds500"), str(pack / "real_reds_train_000")]
+    assert values(args, "--init") == [str(tmp_path / "runs" / "cap-small" / "last.safetensors")]
+    assert values(args, "--batch") == ["64"] and values(args, "--steps") == ["1500"]
+
+
+def test_the_shipped_soup_averages_the_cpu_and_gpu_fine_tunes(tmp_path):
+    args, _ = recipe_args(tmp_path, "soup")
+    runs = tmp_path / "runs"
+    assert args == [
+        "trainers/recipes/soup.py",
+        str(runs / "cap-small" / "last.safetensors"),
+        str(runs / "gpu-ft" / "last.safetensors"),
+        "--weight",
+        "0.65",
+        "--weight",
+        "0.35",
+        "-o",
+        str(runs / "soup" / "last.safetensors"),
+    ]
 
 
 def test_the_uptimus_stage_converts_the_study_checkpoint_first(tmp_path):
