@@ -360,6 +360,25 @@ def test_best_by_mean_gain_not_by_mean_psnr(tmp_path):
     assert a.psnr < b.psnr + 1 and a.gain == pytest.approx(0.25) and b.gain == pytest.approx(0.6)
 
 
+def test_a_loss_that_turns_nan_stops_the_run_at_that_step_with_nothing_bad_saved(tmp_path):
+    from deblurcli.errors import DeblurError
+
+    t = Trainer(opts(tmp_path / "nan", 6, save_every=1, val_every=100))
+    loss_fn = t.loss_fn
+
+    def turns_nan(pred, sharp):
+        loss = loss_fn(pred, sharp)
+        return loss * float("nan") if t.step == 2 else loss
+
+    t.loss_fn = turns_nan
+    with pytest.raises(DeblurError, match=r"^the loss became nan at step 2; lower --lr or --clip$"):
+        t.run()
+    last = read_checkpoint(tmp_path / "nan" / "last.safetensors")
+    assert json.loads(last.metadata["train_state"])["step"] == 2  # the last good step, saved before the bad one
+    assert all(torch.isfinite(v.float()).all() for v in last.state_dict.values())
+    assert all(torch.isfinite(v.float()).all() for v in t.ema.state.values())  # the EMA never took the bad step
+
+
 def test_time_limit_stops_cleanly_and_resumes_exactly(tmp_path):
     """--time-limit: a resumable checkpoint at the budget; resuming gives the uninterrupted run's weights."""
     Trainer(opts(tmp_path / "a", 6)).run()

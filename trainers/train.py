@@ -216,8 +216,6 @@ class Trainer(RunFiles):
         ):
             pred = self.net(blur)
         loss = self.loss_fn(pred.float(), sharp)
-        if not torch.isfinite(loss):
-            raise DeblurError(f"the loss became {loss.item()} at step {self.step}; lower --lr or --clip")
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if o.clip:
@@ -225,11 +223,17 @@ class Trainer(RunFiles):
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.clip)
         self.scaler.step(self.opt)
         self.scaler.update()
+        # the step's one wait for the device, after the backward and the update are queued (a check before the
+        # backward stalled a GPU between the two); a bad loss still stops the run at this step, before the EMA
+        # takes the weights in and before anything is saved
+        value = float(loss.item())
+        if not math.isfinite(value):
+            raise DeblurError(f"the loss became {value} at step {self.step}; lower --lr or --clip")
         if self.ema is not None:
             self.ema.update(self.model)
         self.step += 1
         self.last_lr = lr
-        return float(loss.item())
+        return value
 
     def validate_start(self) -> None:
         """Score the --init weights as step 0, so a fine-tune's best.safetensors is never worse than its start."""
