@@ -38,3 +38,28 @@ class UnknownModel(DeblurError, KeyError):
 
 class OutOfMemory(DeblurError):
     """The device ran out of memory for a batch of tiles (the pipeline retries smaller before giving up)."""
+
+
+def caused_by_interrupt(error: BaseException) -> bool:
+    """True if a KeyboardInterrupt is in ``error``'s chain of causes.
+
+    A Ctrl-C that lands inside code that wraps exceptions surfaces as another error caused by the
+    KeyboardInterrupt: ``ImportError: initialization failed`` from a compiled extension (openvino's pybind11
+    module), ``RuntimeError: Error calling __set_name__`` from a class being created during an import (both
+    measured at start-up).
+    """
+    seen: set[int] = set()
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def reraise_interrupt(error: BaseException) -> None:
+    """Raise KeyboardInterrupt if ``error`` was caused by one: call it first in an ``except ImportError`` that
+    reports a missing package, so that the user's interrupt does not become "install X"."""
+    if caused_by_interrupt(error):
+        raise KeyboardInterrupt from None

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DeblurError
+from .errors import DeblurError, reraise_interrupt
 
 EXECUTORS = ("local", "ray")
 
@@ -55,6 +55,7 @@ def require_ray() -> Any:
     try:
         import ray
         import ray.data  # noqa: F401
-    except ImportError:
+    except ImportError as e:
+        reraise_interrupt(e)
         raise RayMissing("--executor ray needs Ray: pip install 'deblurcli[ray]'") from None
     return ray

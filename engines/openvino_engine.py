@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from deblurcli.errors import EngineError
+from deblurcli.errors import EngineError, reraise_interrupt
 
 from .base import EngineBase, EngineInfo
 from .cache import DEFAULT_OPSET, EngineKey, ShapeRange
@@ -32,7 +32,8 @@ HINTS = {"fp32": "f32", "bf16": "bf16"}
 def require_openvino() -> Any:
     try:
         import openvino
-    except ImportError:
+    except ImportError as e:
+        reraise_interrupt(e)
         raise EngineError("the OpenVINO engine needs openvino: pip install 'deblurcli[openvino]'") from None
     return openvino
 

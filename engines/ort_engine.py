@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deblurcli.errors import reraise_interrupt
+
 from .base import EngineInfo
 from .cache import ShapeRange
 from .static import ShapeCheckedEngine
@@ -20,8 +22,10 @@ from .static import ShapeCheckedEngine
 def require_onnxruntime():
     try:
         import onnxruntime
-    except ImportError:
+    except ImportError as e:
         from .torch_engine import EngineError
+
+        reraise_interrupt(e)
 
         raise EngineError("the ONNX Runtime engine needs onnxruntime: pip install 'deblurcli[onnx]'") from None
     return onnxruntime

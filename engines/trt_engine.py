@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from deblurcli.errors import reraise_interrupt
+
 from .base import EngineInfo
 from .cache import ShapeRange
 from .onnx_export import INPUT, OUTPUT
@@ -54,7 +56,8 @@ def require_tensorrt():
         raise _error(NEEDS_GPU)
     try:
         import tensorrt as trt
-    except ImportError:
+    except ImportError as e:
+        reraise_interrupt(e)
         raise _error("TensorRT is not installed: pip install 'deblurcli[tensorrt]' (needs an NVIDIA GPU)") from None
     return trt
 

@@ -178,13 +178,70 @@ def test_sigint_to_a_real_process_at_start_up(good, tmp_path, tiny_weights):
     out, err = p.communicate(timeout=60)
     if p.returncode == 0:
         pytest.skip("the job finished before the signal")
-    assert p.returncode == 130, err
+    # 130, or ended by the SIGINT itself (seen about 1 run in 25; a shell reports that as 130 too)
+    assert p.returncode in (130, -signal.SIGINT), err
     assert "Traceback" not in err and "Aborted" not in err
     lines = [line for line in err.splitlines() if line.strip()]
     if lines and lines[-1].startswith("interrupted after"):  # the signal came once the job had started
         assert "run again with --skip-existing" in lines[-1]
     else:
         assert len(lines) <= 2, err
+
+
+def test_an_interrupt_wrapped_by_an_import_is_still_an_interrupt(monkeypatch):
+    """Ctrl-C while openvino's compiled module initialises surfaced as "ImportError: initialization failed"
+    (caused by the KeyboardInterrupt) and became "needs openvino: pip install", exit 2 (seen in CI)."""
+    import builtins
+
+    from deblurcli.errors import caused_by_interrupt
+    from engines.openvino_engine import require_openvino
+
+    real_import = builtins.__import__
+
+    def cut_short(name, *args, **kwargs):
+        if name == "openvino":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as e:
+                raise ImportError("initialization failed") from e
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        require_openvino()
+    wrapped = RuntimeError("Error calling __set_name__")
+    wrapped.__cause__ = KeyboardInterrupt()
+    assert caused_by_interrupt(wrapped) and not caused_by_interrupt(ImportError("no module named openvino"))
+
+
+def test_an_interrupt_while_the_cli_is_imported_is_one_line_and_130(tmp_path):
+    code = (
+        "import sys\n"
+        "class Cut:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'deblurcli.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Cut())\n"
+        "from deblurcli.entry import run\n"
+        "run()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130 and r.stderr == "deblurcli: interrupted\n", r.stderr
+
+
+def test_an_interrupted_exit_that_stalls_still_ends_with_130():
+    """A thread pool worker that nothing wakes kept an interrupted process from exiting (seen once in 50 runs
+    with a Ctrl-C at a random moment); exit_within ends it with the same status."""
+    code = (
+        "import threading, sys\n"
+        "from deblurcli.entry import exit_within\n"
+        "threading.Thread(target=threading.Event().wait).start()  # a non-daemon thread Python joins forever\n"
+        "exit_within(130, 0.5)\n"
+        "sys.exit(130)\n"
+    )
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130 and time.monotonic() - t0 < 30, r.stderr
 
 
 # --- checkpoints ----------------------------------------------------------------------------------

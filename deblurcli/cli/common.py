@@ -17,7 +17,7 @@ import click
 
 from .. import __version__
 from ..catalog import ENGINE_NAMES, PRECISIONS, architecture_names
-from ..errors import DeblurError
+from ..errors import DeblurError, caused_by_interrupt
 from ..inference import InferenceOptions
 
 
@@ -57,6 +57,10 @@ class DeblurGroup(click.Group):
         except click.ClickException as e:
             e.show()
             sys.exit(e.exit_code)
+        except Exception as e:  # a Ctrl-C that code on the way wrapped in another error is still an interrupt
+            if caused_by_interrupt(e):
+                interrupted()
+            raise
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
