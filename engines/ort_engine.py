@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblurcli.errors import reraise_interrupt
+from deblurcli.errors import EngineError, reraise_interrupt
 
 from .base import EngineInfo
 from .cache import ShapeRange
@@ -23,10 +23,7 @@ def require_onnxruntime():
     try:
         import onnxruntime
     except ImportError as e:
-        from .torch_engine import EngineError
-
         reraise_interrupt(e)
-
         raise EngineError("the ONNX Runtime engine needs onnxruntime: pip install 'deblurcli[onnx]'") from None
     return onnxruntime
 
@@ -39,8 +36,6 @@ def providers_for(device: str) -> list[str]:
     if device != "cpu":
         chosen = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in have]
         if device.startswith("cuda") and not chosen:
-            from .torch_engine import EngineError
-
             raise EngineError(
                 f"this onnxruntime has no CUDA provider (it has {', '.join(sorted(have))}); "
                 "use --device cpu or install onnxruntime-gpu"

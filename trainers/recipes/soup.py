@@ -35,10 +35,10 @@ def soup(paths: list[Path], weights: list[float] | None = None) -> tuple[dict[st
         raise CheckpointError(f"{len(paths)} checkpoints need {len(paths)} non-negative --weight values")
     total = sum(weights)
     ckpts = [read_checkpoint(p) for p in paths]
-    _, arch, _, config = build_model(ckpts[0])  # strict load: the first file fits its own metadata
+    kinds = [build_model(c)[1::2] for c in ckpts]  # (arch, config), each file loaded strictly into its model
+    arch, config = kinds[0]
     out: dict[str, torch.Tensor] = {}
-    for p, c, w in zip(paths, ckpts, weights):
-        _, a, _, cfg = build_model(c)
+    for p, c, w, (a, cfg) in zip(paths, ckpts, weights, kinds):
         if (a, cfg) != (arch, config):
             raise CheckpointError(f"{p.name} is {a} with another configuration than {paths[0].name}: no soup")
         for k, v in c.state_dict.items():
