@@ -151,20 +151,20 @@ def test_the_uptimus_stage_converts_the_study_checkpoint_first(tmp_path):
     assert values(args, "--variant")[-1] == "default"
 
 
-def test_the_study_gives_every_architecture_the_same_budget_and_data(tmp_path):
-    """study_train.sh: one budget (steps, batch, crop, seed, EMA), the same data for all five, no frozen random
-    encoders, the documented variants."""
+def run_study_train(tmp_path, **env_extra):
+    """study_train.sh all with a fake deblurcli that writes each call's arguments to ARGS_DIR/ARCH."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(parents=True)
     fake = bin_dir / "deblurcli"
-    fake.write_text('#!/bin/sh\n{ echo ---; for a in "$@"; do printf "%s\\n" "$a"; done; } >> "$ARGS_LOG"\n')
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > "$ARGS_DIR/$2"\n')
     fake.chmod(0o755)
     pack = tmp_path / "pack"
     for d in ("bsds500", "real_reds_train_000", "gopro240"):
         (pack / d).mkdir(parents=True)
     (pack / "COMPOSITION").write_text("total 0\n")
     log = tmp_path / "args"
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log))
+    log.mkdir()
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_DIR=str(log), **env_extra)
     r = subprocess.run(
         ["bash", str(ROOT / "trainers/recipes/study_train.sh"), "all", str(pack), str(tmp_path / "runs"), "--val", "V"],
         env=env,
@@ -172,9 +172,16 @@ def test_the_study_gives_every_architecture_the_same_budget_and_data(tmp_path):
         text=True,
     )
     assert r.returncode == 0, r.stderr
-    calls = [c.strip().splitlines() for c in log.read_text().split("---") if c.strip()]
-    archs = {c[1]: c for c in calls}
-    assert list(archs) == ["nafnet", "resunet", "uptimus", "efficientnet_b4", "vgg19"]
+    calls = {f.name: f.read_text().splitlines() for f in log.iterdir()}
+    return pack, calls
+
+
+def test_the_study_gives_every_architecture_the_same_budget_and_data(tmp_path):
+    """study_train.sh: one budget (steps, batch, crop, seed, EMA), the same data for all five, no frozen random
+    encoders, the documented variants."""
+    pack, archs = run_study_train(tmp_path, STEPS="7", BATCH="3", PATCH="96")
+    calls = list(archs.values())
+    assert sorted(archs) == sorted(["nafnet", "resunet", "uptimus", "efficientnet_b4", "vgg19"])
     assert {a: values(c, "--variant")[0] for a, c in archs.items()} == {
         "nafnet": "small",
         "resunet": "small",
@@ -184,10 +191,34 @@ def test_the_study_gives_every_architecture_the_same_budget_and_data(tmp_path):
     }
     for flag in ("--steps", "--batch", "--patch", "--seed", "--ema", "--data", "--val"):
         assert len({tuple(values(c, flag)) for c in calls}) == 1, flag
+    assert (values(calls[0], "--steps"), values(calls[0], "--batch"), values(calls[0], "--patch")) == (
+        ["7"],
+        ["3"],
+        ["96"],
+    )
     assert sorted(values(calls[0], "--data")) == sorted(
         str(pack / d) for d in ("bsds500", "real_reds_train_000", "gopro240")
     )
-    assert [values(archs[a], "--freeze-steps") for a in archs] == [[], [], [], ["0"], ["0"]]
+    assert {a: values(c, "--freeze-steps") for a, c in archs.items()} == {
+        "nafnet": [],
+        "resunet": [],
+        "uptimus": [],
+        "efficientnet_b4": ["0"],
+        "vgg19": ["0"],
+    }
+    assert all(values(c, "--threads") == [] for c in calls)
+
+
+def test_the_study_in_two_lanes_trains_the_same_five_one_thread_each(tmp_path):
+    """LANES=2 (the published CPU table): the same five runs with the same flags, each on one thread."""
+    _, one = run_study_train(tmp_path / "one")
+    _, two = run_study_train(tmp_path / "two", LANES="2")
+    assert sorted(two) == sorted(one)
+    for arch, args in two.items():
+        assert values(args, "--threads") == ["1"], arch
+        i = args.index("--threads")
+        same = [a.replace(str(tmp_path / "two"), str(tmp_path / "one")) for a in args[:i] + args[i + 2 :]]
+        assert same == one[arch], arch
 
 
 def test_the_study_table_is_what_results_json_renders_and_every_model_deblurs():

@@ -63,6 +63,7 @@ def collect(evals: dict[str, Path], runs: Path, speed: Path, notes: dict[str, st
             "steps": steps,
             "batch": run["batch"],
             "crops": steps * run["batch"],
+            "patch": run["patch"],
             "train_seconds": round(float(last["seconds"]), 1),
             "lr": run["lr"],
             "loss": run["loss"],
@@ -85,8 +86,8 @@ def render(doc: dict[str, Any]) -> str:
         path = m["cpu_path"].replace("-frame", "").replace("-cl", " channels-last").replace("-", " ")
         row = (
             f"| {NAMES[arch]} `{arch}` ({m['variant']}) | {m['params']:,} | {m['gmacs_per_mp']:.1f} | "
-            f"{m['cpu_seconds_720p']:.2f} ({path}) | {m['steps']} x {m['batch']} = {m['crops']:,} crops, "
-            f"{m['train_seconds']:.0f} s |"
+            f"{m['cpu_seconds_720p']:.2f} ({path}) | {m['steps']} x {m['batch']} = {m['crops']:,} crops of "
+            f"{m.get('patch', 256)} px, {m['train_seconds']:,.0f} s |"
         )
         for s in sets:
             p, q = doc["sets"][s][arch]
