@@ -236,3 +236,10 @@ def test_the_study_table_is_what_results_json_renders_and_every_model_deblurs():
     for kind in ("reds", "gopro"):
         s = doc["sets"][kind]
         assert all(s[a][0] > s["input"][0] for a in doc["models"]), kind
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "trainers/recipes").glob("*.sh")), ids=lambda p: p.name)
+def test_every_recipe_script_parses(script):
+    """bash -n: a quoting slip in a recipe (it happened once, in study.sh's notes) fails here, not an hour in."""
+    r = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

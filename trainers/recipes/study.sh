@@ -12,6 +12,7 @@
 set -euo pipefail
 T=${1:-traindata}; R=${2:-runs/study}
 export STEPS=${STEPS:-1000} BATCH=${BATCH:-8} PATCH=${PATCH:-128} LANES=${LANES:-2}
+HARDWARE=${HARDWARE:-"this machine"}; CPU=${CPU:-"this machine's CPU"}  # for the table's notes
 ARCHS=(nafnet resunet uptimus efficientnet_b4 vgg19)
 if [ "${PACK:-0}" = 1 ]; then
   [ -d "$T/pack" ] || python trainers/recipes/gpu_pack.py "$T/mix" "$T/pack"
@@ -36,9 +37,9 @@ python trainers/recipes/study_table.py collect --eval reds="$R/eval-reds.json" -
   --eval shake="$R/eval-shake.json" --runs "$R" --speed "$R/speed.json" \
   --note budget="$STEPS steps x $BATCH random ${PATCH}x$PATCH crops per architecture${TIME_LIMIT:+, capped at $TIME_LIMIT of training}; from scratch (random encoders for the transfer U-Nets), EMA 0.999, seed 11, each architecture's own loss and learning rate" \
   --note data="$DATA_NOTE" \
-  --note train_hardware="${HARDWARE:-this machine}$LANE_NOTE" \
+  --note train_hardware="$HARDWARE$LANE_NOTE" \
   --note eval="deblurcli eval, PyTorch fp32, whole frames (--tile 1280 --overlap 32)" \
-  --note cpu="this machine's CPU, allocator tuned, best of 3, real 1280x720 frame"
+  --note cpu="$CPU, allocator tuned, best of 3, real 1280x720 frame"
 python trainers/recipes/study_table.py
 deblurcli eval --data "$T/val/gopro/GOPR0374_11_00" -m "$M" "${W[@]}" --engine torch --precision fp32 \
   --tile 1280 --overlap 32 --figure docs/study.png --figure-rows 2 -q
