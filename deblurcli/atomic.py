@@ -9,6 +9,9 @@ fits wherever the final name fits (a 255-byte final name included); and it
 names the host and process that made it, so a later run can remove the
 temporaries a killed run left behind (:func:`clean_stale`) without touching
 those of a run still going, on this machine or another sharing the folder.
+A process working for a distributed job (a Ray worker) also puts the job's tag
+in the name (:func:`set_job_tag`), so that the job, once every file is done,
+removes what a worker killed mid-write left on any machine (:func:`clean_job`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 PREFIX = ".deblurcli-"
 SUFFIX = ".part"
 STALE_AFTER = 24 * 3600  # a temporary of another host is stale after a day
+_job_tag = ""  # set in a process that writes for a distributed job: the job's tag, in every temporary's name
 
 
 def _host() -> str:
@@ -42,7 +46,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     file gets (0666 minus the umask; mkstemp's own is 0600), or the mode of the file it replaces.
     """
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f"{PREFIX}{_host()}-{os.getpid()}-", suffix=SUFFIX, dir=path.parent)
+    tag = f"{_job_tag}-" if _job_tag else ""
+    fd, name = tempfile.mkstemp(prefix=f"{PREFIX}{_host()}-{os.getpid()}-{tag}", suffix=SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -118,6 +123,30 @@ def is_stale(path: Path, now: float | None = None) -> bool:
     if host == _host() and pid != os.getpid():
         return not _alive(pid) or age > STALE_AFTER
     return age > STALE_AFTER
+
+
+def set_job_tag(tag: str) -> None:
+    """Name this process's temporaries after the distributed job ``tag`` (letters and digits) it works for."""
+    global _job_tag
+    if not tag.isalnum():
+        raise ValueError(f"a job tag is letters and digits, not {tag!r}")
+    _job_tag = tag
+
+
+def clean_job(folder: str | Path, tag: str, recursive: bool = False) -> list[Path]:
+    """Remove the temporaries of the finished job ``tag`` in ``folder``: with every file of the job done, one
+    left is a worker's that was killed mid-write, on whichever machine it ran."""
+    folder = Path(folder)
+    if not tag or not folder.is_dir():
+        return []
+    pattern = f"{PREFIX}*-*-{tag}-*{SUFFIX}"
+    removed = []
+    for p in folder.rglob(pattern) if recursive else folder.glob(pattern):
+        if not p.is_symlink() and p.is_file() and p.name[len(PREFIX) :].split("-")[2] == tag:
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed
 
 
 def clean_stale(folder: str | Path, recursive: bool = False) -> list[Path]:

@@ -73,8 +73,11 @@ class _Worker:
     options: dict[str, Any] = {}  # set on a per-job subclass: {"inference": ..., "job": ...}
 
     def __init__(self) -> None:
+        from .atomic import set_job_tag
         from .inference import open_deblurrer
 
+        if self.options.get("tag"):  # its temporaries carry the job's tag: the driver removes a killed one's
+            set_job_tag(self.options["tag"])
         self.opened = open_deblurrer(InferenceOptions(**self.options["inference"]))
         self.job = self.options.get("job", {})
 
@@ -165,12 +168,18 @@ def _collect(
 ) -> tuple[list, bool]:
     """Run ``items`` (dicts with ``index``, ``src``, ``dst``) through ``worker`` on Ray; each result row made by
     ``make`` (None: the raw row, its index kept) and passed to ``on_done`` as it arrives. Returns the rows in
-    item order and whether Ctrl-C stopped the job."""
+    item order and whether Ctrl-C stopped the job. Once every item is done, the temporaries that workers killed
+    mid-write left beside the outputs are removed (a killed worker's item is retried on another)."""
+    import secrets
+
+    from .atomic import clean_job
+
     ray = connect(ex)
+    tag = secrets.token_hex(4)
     done: dict[int, Any] = {}
     interrupted = False
     try:
-        for row in _map(ray, items, worker, inference, ex, job):
+        for row in _map(ray, items, worker, inference, ex, job, tag):
             i = row["index"] if make is None else row.pop("index")
             done[i] = row if make is None else make(row)
             if on_done:
@@ -179,14 +188,27 @@ def _collect(
         interrupted = True
     except ray.exceptions.RayError as e:
         raise DeblurError(f"the Ray job failed: {_first_line(e)}") from None
+    if not interrupted:
+        for folder in sorted({Path(it["dst"]).parent for it in items}):
+            clean_job(folder, tag)
     return [done[i] for i in sorted(done)], interrupted
 
 
 def _map(
-    ray: Any, items: list[dict], worker: type, inference: InferenceOptions, ex: ExecutorOptions, job: dict | None = None
+    ray: Any,
+    items: list[dict],
+    worker: type,
+    inference: InferenceOptions,
+    ex: ExecutorOptions,
+    job: dict | None,
+    tag: str,
 ) -> Iterator:
     lo, hi = pool_size(ray, ex)
-    options = {"inference": asdict(replace(inference, threads=inference.threads or ex.threads)), "job": job or {}}
+    options = {
+        "inference": asdict(replace(inference, threads=inference.threads or ex.threads)),
+        "job": job or {},
+        "tag": tag,
+    }
     ds = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     job_worker = type(worker.__name__, (worker,), {"options": options})
     ds = ds.map_batches(

@@ -141,6 +141,27 @@ def test_stale_temporaries_of_a_killed_run_are_removed(good, tmp_path, tiny_weig
     assert clean_stale(out) == []
 
 
+def test_a_finished_distributed_job_removes_its_killed_workers_temporaries_only(tmp_path, monkeypatch):
+    """A Ray worker killed mid-write leaves a temporary another machine cannot judge stale; its job's tag in the
+    name lets the job remove it when every file is done, and nothing of another job or of a local run."""
+    import deblurcli.atomic as atomic
+
+    monkeypatch.setattr(atomic, "_job_tag", "")
+    atomic.set_job_tag("1a2b3c4d")
+    with atomic.atomic_path(tmp_path / "x.png") as tmp:
+        assert tmp.name.startswith(f"{PREFIX}{_host()}-{os.getpid()}-1a2b3c4d-") and tmp.name.endswith(SUFFIX)
+        tmp.write_bytes(b"x")
+    killed = tmp_path / f"{PREFIX}ffffff-4242-1a2b3c4d-k1ll3d_{SUFFIX}"  # another machine's worker of this job
+    other_job = tmp_path / f"{PREFIX}ffffff-4242-99999999-abc{SUFFIX}"
+    local_run = tmp_path / f"{PREFIX}{_host()}-{os.getppid()}-1a2b3c4d{SUFFIX}"  # untagged: 3rd part is mkstemp's
+    for f in (killed, other_job, local_run):
+        f.write_bytes(b"half")
+    assert atomic.clean_job(tmp_path, "1a2b3c4d") == [killed]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["x.png", other_job.name, local_run.name])
+    with pytest.raises(ValueError):
+        atomic.set_job_tag("../x")
+
+
 def test_ctrl_c_during_start_up_is_exit_130_and_one_line(good, tmp_path, monkeypatch, tiny_weights):
     import deblurcli.inference
 
