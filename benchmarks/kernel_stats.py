@@ -1,12 +1,13 @@
 """How large is the camera-shake blur a model trains on, against the real kernels it is validated on?
 
-    python benchmarks/kernel_stats.py [FOLDER_OR_PAIRS_JSON ...] [--random 7-35 ...] [--n 300]
+    python benchmarks/kernel_stats.py [FOLDER_OR_PAIRS_JSON ...] [--random 7-35 ...] [--n 300] [--trajectory ...]
 
 For each folder of ``.npy`` kernels (a synth output's ``kernels/``, ``../shared/data/kernels``) or a synth
 output's ``pairs.json`` (its kernels split by source: ``trajectory`` or ``real:...``), and for kernels drawn by
 ``trainers.synth.random_path_kernel`` at the given canvas sizes: the blur's extent (the longer side of the box
 holding the kernel's values above 5% of its peak, pixels) and its RMS radius (the spread of its mass around
 its centre, pixels), as 10th/50th/90th percentiles, and the share of near-trivial kernels (extent <= 5 px).
+Random kernels are drawn for each ``--trajectory`` (default: smooth and fine, ``deblurcli synth``'s two).
 """
 
 from __future__ import annotations
@@ -69,16 +70,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--random", action="append", default=[], help="MIN-MAX canvas sizes of random kernels")
     ap.add_argument("--n", type=int, default=300, help="random kernels per size range, and at most this many read")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trajectory", action="append", choices=["smooth", "fine"], help="default: both")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     rows = []
     for path in a.paths:
         for name, kernels in from_path(path, a.n).items():
             rows.append(summary(name, kernels))
-    rng = np.random.default_rng(a.seed)
     for spec in a.random:
         lo, hi = (int(v) for v in spec.split("-"))
-        rows.append(summary(f"random_path_kernel {lo}-{hi}", [random_path_kernel(rng, lo, hi)[0] for _ in range(a.n)]))
+        for kind in a.trajectory or ["smooth", "fine"]:
+            rng = np.random.default_rng(a.seed)
+            kernels = [random_path_kernel(rng, lo, hi, kind)[0] for _ in range(a.n)]
+            rows.append(summary(f"random {kind} {lo}-{hi}", kernels))
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0

@@ -234,3 +234,39 @@ def test_synth_errors(tmp_path):
     r = run("synth", DATA / "photos", out)
     assert r.exit_code != 0 and "--force" in one_line_error(r)
     assert (out / "pairs.json").read_bytes() == before
+
+
+def _extent(k):
+    ys, xs = np.nonzero(k > k.max() * 0.05)
+    return max(np.ptp(xs), np.ptp(ys)) + 1
+
+
+def test_smooth_random_kernels_blur_at_the_scale_of_measured_shake_and_fine_ones_reproduce_the_old_data():
+    """The default paths blur like the measured kernels the suite validates on (median extent 8-18 px); "fine"
+    (the shipped data's) curls into mostly <= 5 px blur and draws exactly what it always drew (the values below
+    are the old code's, which rebuilt the committed mix bit for bit); a wrong name is an error."""
+    from trainers.synth import SynthError, random_path_kernel
+
+    measured = [_extent(np.load(f)) for f in sorted((SHARED / "data" / "kernels").glob("levin09_*.npy"))]
+    assert len(measured) == 8 and 8 <= np.median(measured) <= 18
+    rng = np.random.default_rng(0)
+    smooth = np.array([_extent(random_path_kernel(rng, 7, 35)[0]) for _ in range(300)])
+    assert 8 <= np.median(smooth) <= 18 and (smooth <= 5).mean() < 0.35
+    rng = np.random.default_rng(0)
+    fine = np.array([_extent(random_path_kernel(rng, 7, 35, "fine")[0]) for _ in range(300)])
+    assert np.median(fine) <= 5 and (fine <= 5).mean() > 0.7
+    rng = np.random.default_rng(3)
+    for shape, y2, peak in (
+        ((31, 31), 225.2586, 0.360774),
+        ((9, 9), 16.0763, 0.852395),
+        ((29, 29), 197.7796, 0.150196),
+    ):
+        k = random_path_kernel(rng, 7, 35, "fine")[0]
+        y = np.mgrid[: k.shape[0], : k.shape[1]][0]
+        assert (k.shape, float((k * y * y).sum()), float(k.max())) == (
+            shape,
+            pytest.approx(y2, abs=1e-3),
+            pytest.approx(peak, abs=1e-5),
+        )
+    with pytest.raises(SynthError, match="unknown trajectory"):
+        random_path_kernel(rng, 7, 35, "jagged")

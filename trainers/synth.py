@@ -91,19 +91,48 @@ def rasterise(traj: np.ndarray, size: int, exposure: float = 1.0) -> np.ndarray:
     return k / k.sum()
 
 
-def random_kernel(rng: np.random.Generator, min_size: int = 7, max_size: int = 65) -> np.ndarray:
+TRAJECTORIES = ("smooth", "fine")
+
+
+def random_kernel(
+    rng: np.random.Generator, min_size: int = 7, max_size: int = 65, trajectory: str = "smooth"
+) -> np.ndarray:
     """A camera-shake kernel of odd size in [min_size, max_size]."""
-    return random_path_kernel(rng, min_size, max_size)[0]
+    return random_path_kernel(rng, min_size, max_size, trajectory)[0]
 
 
-def random_path_kernel(rng: np.random.Generator, min_size: int, max_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(kernel, the part of the camera path it was drawn from, complex pixels)."""
+def smooth_trajectory(rng: np.random.Generator, size: int, steps: int = 64) -> np.ndarray:
+    """A camera path whose blur fills 35-90% of a ``size`` kernel: the walk of :func:`random_trajectory` at
+    ``steps`` samples (its turns then span the path, as in measured kernels), drawn densely by linear
+    interpolation and scaled to the drawn extent."""
+    coarse = random_trajectory(rng, 1.0, steps=steps)
+    t = np.linspace(0, steps - 1, 2000)
+    path = np.interp(t, np.arange(steps), coarse.real) + 1j * np.interp(t, np.arange(steps), coarse.imag)
+    extent = max(np.ptp(path.real), np.ptp(path.imag), 1e-6)
+    return path * (rng.uniform(0.35, 0.9) * (size - 3) / extent)
+
+
+def random_path_kernel(
+    rng: np.random.Generator, min_size: int, max_size: int, trajectory: str = "smooth"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, the part of the camera path it was drawn from, complex pixels).
+
+    ``trajectory="smooth"``: :func:`smooth_trajectory`, blur of the kernel's scale (median extent 10 px for
+    sizes 7-35, like measured camera shake). ``"fine"``: the walk at 2000 samples whose *path length* is
+    35-90% of the size; it curls up, so most such kernels blur at most 5 px (``benchmarks/kernel_stats.py``).
+    Kept to rebuild the data the shipped weights were trained on.
+    """
+    if trajectory not in TRAJECTORIES:
+        raise SynthError(f"unknown trajectory {trajectory!r} (use {' or '.join(TRAJECTORIES)})")
     size = int(rng.integers(min_size // 2, max_size // 2 + 1)) * 2 + 1
-    length = rng.uniform(0.35, 0.9) * size
-    traj = random_trajectory(rng, length)
-    extent = max(np.ptp(traj.real), np.ptp(traj.imag), 1e-6)
-    if extent > size - 3:  # keep the whole path inside the kernel
-        traj = traj * ((size - 3) / extent)
+    if trajectory == "smooth":
+        traj = smooth_trajectory(rng, size)
+    else:
+        length = rng.uniform(0.35, 0.9) * size
+        traj = random_trajectory(rng, length)
+        extent = max(np.ptp(traj.real), np.ptp(traj.imag), 1e-6)
+        if extent > size - 3:  # keep the whole path inside the kernel
+            traj = traj * ((size - 3) / extent)
     exposure = rng.uniform(0.5, 1.0)
     return rasterise(traj, size, exposure=exposure), traj[: max(2, int(len(traj) * exposure))]
 
@@ -181,6 +210,7 @@ class ShakeOptions:
     kernels: list[tuple[str, np.ndarray]] | None = None
     real_fraction: float = 0.3
     size: tuple[int, int] = (7, 65)
+    trajectory: str = "smooth"
     crop: int | None = None
     camera: Camera = Camera()
     include: str | None = None
@@ -200,7 +230,7 @@ def _draw_kernel(rng: np.random.Generator, o: ShakeOptions) -> tuple[np.ndarray,
     if o.kernels and rng.random() < o.real_fraction:
         kname, k = o.kernels[int(rng.integers(len(o.kernels)))]
         return np.rot90(k, int(rng.integers(4))), None, f"real:{kname}"
-    k, traj = random_path_kernel(rng, *o.size)
+    k, traj = random_path_kernel(rng, *o.size, o.trajectory)
     return k, traj, "trajectory"
 
 

@@ -49,6 +49,14 @@ from .common import fail, handle_errors
 )
 @click.option("--kernel-size", default="7-65", show_default=True, help="Trajectory kernel sizes, LO-HI pixels.")
 @click.option(
+    "--trajectory",
+    type=click.Choice(["smooth", "fine"]),
+    default="smooth",
+    show_default=True,
+    help="Random camera paths: smooth (blur of the kernel's scale, like measured shake) or fine (the walk that "
+    "curls into mostly <= 5 px blur; rebuilds the shipped weights' data).",
+)
+@click.option(
     "--noise",
     type=click.FloatRange(min=0),
     default=0.01,
@@ -154,6 +162,7 @@ def _shake(sharp: Path, out: Path, seed: int, rng: Any, o: dict[str, Any]) -> in
         kernels=load_kernels(kernels) if kernels else None,
         real_fraction=o["real_fraction"],
         size=parse_window(o["kernel_size"]),
+        trajectory=o["trajectory"],
         crop=o["crop"],
         camera=cam,
         include=o["include"],
@@ -168,6 +177,7 @@ def _shake(sharp: Path, out: Path, seed: int, rng: Any, o: dict[str, Any]) -> in
         noise=o["noise"],
         jpeg=o["jpeg"],
         kernels=str(kernels) if kernels else None,
+        trajectory=o["trajectory"],
         camera=dict(vars(cam)),
         include=o["include"],
         exclude=o["exclude"],

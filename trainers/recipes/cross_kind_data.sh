@@ -29,7 +29,7 @@ copy_pairs "$D/pairs/reds_train_001" "$T/val/reds/reds_train_001"
 copy_pairs "$D/pairs/gopro_avg_train/GOPR0374_11_00" "$T/val/gopro/GOPR0374_11_00"
 copy_pairs "$D/pairs/gopro_train_patches_0372" "$T/val/gopro/patches_0372"
 run deblurcli synth "$D/sharp/bsds500" "$T/val/shake" --include 'test_*' --per-image 1 --limit 24 \
-  --kernels "$T/kernels/val" --real-fraction 1 --noise 0.01 --highlights 0.3 --seed 100 --force
+  --kernels "$T/kernels/val" --real-fraction 1 --noise 0.01 --highlights 0.3 --seed 100 --trajectory fine --force
 
 # --- the training mix ---
 # GoPro-style real blur: 7-13 consecutive raw 240 fps frames averaged, both in linear light (GoPro's
@@ -43,7 +43,8 @@ done
 # Camera shake through the camera model (saturated highlights, rotation, Poisson-Gaussian noise, tone curve, JPEG),
 # kernel lengths at each source's scale: 481x321 photos up to ~35 px, 720p GoPro frames 5-41 px, 1024 px urban
 # scenes and photos up to 61 px (handheld photos blur up to ~60 px).
-SHAKE=(--kernels "$T/kernels/train" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4)
+# --trajectory fine: the random paths the shipped weights were trained on (most blur <= 5 px: README, synth).
+SHAKE=(--kernels "$T/kernels/train" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4 --trajectory fine)
 run deblurcli synth "$D/sharp/bsds500" "$M/bsds500" --exclude 'test_*' --per-image 10 --kernel-size 7-35 \
   "${SHAKE[@]}" --seed 3 --force
 run deblurcli synth "$D/sharp/urban100" "$M/urban100" --per-image 12 --crop 320 --kernel-size 9-61 \

@@ -16,4 +16,4 @@ for clip in "$D"/sequences/hcblur_60fps/*/; do
 done
 # Camera shake on sharp frames and photos: random trajectories and the measured kernels, noise, light JPEG.
 deblurcli synth "$D/sharp" "$T/shake" --per-image 4 --kernels "$D/kernels" --real-fraction 0.3 \
-  --kernel-size 7-41 --noise 0.01 --jpeg 85-98 --seed 3 --force
+  --kernel-size 7-41 --noise 0.01 --jpeg 85-98 --seed 3 --trajectory fine --force  # the shipped data's paths
