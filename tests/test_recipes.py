@@ -13,8 +13,9 @@ import pytest
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
-STAGES = ["nafnet-real", "nafnet-real-ft", "nafnet-cross", "cap-small", "cap-deep", "gpu-ft", "uptimus"]
+STAGES = ["nafnet-real", "nafnet-real-ft", "nafnet-cross", "cap-small", "cap-deep", "gpu-ft", "smooth-ft", "uptimus"]
 SUITE = ["reds", "gopro", "shake"]
+SHAKE = ["bsds500", "urban100", "gopro_frames", "photos"]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
@@ -57,7 +58,12 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
     calls = [i for i, a in enumerate(args) if a == "train"]
     assert len(calls) == 1
     val = values(args, "--val")
-    if stage in ("nafnet-cross", "cap-small", "cap-deep"):  # one set per blur kind, none of them trained on
+    if stage in (
+        "nafnet-cross",
+        "cap-small",
+        "cap-deep",
+        "smooth-ft",
+    ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
     elif stage == "gpu-ft":  # the suite's GoPro crops travel with the pack; the pack holds none of the suite
@@ -86,6 +92,22 @@ def test_the_cross_kind_mix_weights_each_kind(tmp_path):
     assert data[str(mix / "gopro240")] == 10 and data[str(mix / "real" / "reds_train_000")] == 150
     assert data[str(mix / "bsds500")] == 1 and data[str(mix / "hcblur_a")] == 25
     assert values(args, "--init") == [str(tmp_path / "runs" / "nafnet-real-ft" / "best.safetensors")]
+
+
+def test_the_smooth_stage_swaps_only_the_camera_shake_folders(tmp_path):
+    """smooth-ft: the cross-kind mix with its four camera-shake sources taken from TRAINDATA/smooth, the same
+    weights by kind, from the soup (the previous default)."""
+    smooth, _ = recipe_args(tmp_path, "smooth-ft")
+    cross, _ = recipe_args(tmp_path, "nafnet-cross")
+    train = tmp_path / "traindata"
+    shake = SHAKE
+    a, b = Counter(values(smooth, "--data")), Counter(values(cross, "--data"))
+    assert {d: a[str(train / "smooth" / d)] for d in shake} == {d: b[str(train / "mix" / d)] for d in shake}
+    assert not any(str(train / "mix" / d) in a for d in shake)
+    assert {k: v for k, v in a.items() if "/smooth/" not in k} == {
+        k: v for k, v in b.items() if k not in {str(train / "mix" / d) for d in shake}
+    }
+    assert values(smooth, "--init") == [str(tmp_path / "runs" / "soup" / "last.safetensors")]
 
 
 def test_the_capacity_runs_differ_only_in_variant_and_steps(tmp_path):
@@ -243,3 +265,32 @@ def test_every_recipe_script_parses(script):
     """bash -n: a quoting slip in a recipe (it happened once, in study.sh's notes) fails here, not an hour in."""
     r = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_path):
+    """cross_kind_data.sh PART=smooth: only TRAINDATA/smooth, four synth calls on --trajectory smooth, each with
+    the kernel sizes and camera of its counterpart in the mix (which stays on the shipped weights' fine paths)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "deblurcli"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$*" >> "$ARGS_LOG"\n')
+    fake.chmod(0o755)
+    script = ROOT / "trainers" / "recipes" / "cross_kind_data.sh"
+    log = tmp_path / "calls"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log), JOBS="1")
+    out = tmp_path / "traindata"
+    r = subprocess.run(["bash", str(script), "S", str(out)], env={**env, "PART": "smooth"}, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    calls = log.read_text().splitlines()
+    assert [c.split()[2] for c in calls] == [str(out / "smooth" / d) for d in SHAKE]
+    assert all("--trajectory smooth" in c for c in calls)
+    assert not (out / "val").exists() or not any((out / "val").iterdir())
+    mix = [
+        line for line in script.read_text().splitlines() if 'deblurcli synth "$D/sharp/' in line and "val/" not in line
+    ]
+    size = [m.split("--kernel-size ")[1].split()[0] for m in mix]
+    assert len(size) == 8 and size[:4] == size[4:]  # the mix's four, then smooth_shake's four, source by source
+    r = subprocess.run(
+        ["bash", str(script), "S", str(out)], env={**env, "PART": "fine"}, capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "PART must be all or smooth" in r.stderr

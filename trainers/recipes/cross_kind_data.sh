@@ -6,16 +6,40 @@
 #   OUT/mix/...      about 5,100 training pairs (the "cross-kind mix"; composition in OUT/mix/COMPOSITION)
 #   OUT/val/reds     pairs/reds_train_001, the held-out REDS clip (10 x 720p)
 #   OUT/val/gopro    pairs/gopro_avg_train/GOPR0374_11_00 (4 x 720p) + pairs/gopro_train_patches_0372 (30 crops)
+#   OUT/smooth/...   the mix's four camera-shake sources again on smooth paths (4,724 pairs; PART=smooth: only these)
 #   OUT/val/shake    24 camera-shake pairs from sharp/bsds500/test_* and Levin's measured kernels, noise included
 # Nothing under OUT/val is trained on: those GoPro scenes and BSDS500's test split stay out of OUT/mix.
 set -euo pipefail
 D=${1:-../shared/data}
 T=${2:-traindata}
 JOBS=${JOBS:-2}
+PART=${PART:-all}  # all, or smooth: only OUT/smooth (the camera-shake sources on smooth paths, below)
 M=$T/mix
 mkdir -p "$M" "$T/val"
 
 run() { if [ "$JOBS" -gt 1 ]; then "$@" & while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done; else "$@"; fi; }
+
+# The camera-shake sources again, on --trajectory smooth paths (blur at the kernel's scale, like measured shake;
+# README, synth), new seeds, same sizes and camera: OUT/smooth, which the smooth-ft stage trains on in place of
+# the mix's four shake folders (shipped_train.sh). Needs OUT/kernels/train (made below; PART=smooth reuses it).
+smooth_shake() {
+  local S=$T/smooth SM=(--kernels "$T/kernels/train" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4
+                        --trajectory smooth)
+  mkdir -p "$S"
+  run deblurcli synth "$D/sharp/bsds500" "$S/bsds500" --exclude 'test_*' --per-image 10 --kernel-size 7-35 \
+    "${SM[@]}" --seed 13 --force
+  run deblurcli synth "$D/sharp/urban100" "$S/urban100" --per-image 12 --crop 320 --kernel-size 9-61 \
+    "${SM[@]}" --seed 14 --force
+  run deblurcli synth "$D/sharp/gopro_test_frames" "$S/gopro_frames" --per-image 12 --crop 320 --kernel-size 5-41 \
+    "${SM[@]}" --seed 15 --force
+  run deblurcli synth "$D/sharp/photos" "$S/photos" --per-image 8 --crop 320 --kernel-size 7-61 \
+    "${SM[@]}" --seed 16 --force
+  wait
+  for d in "$S"/*/; do echo "$(basename "$d") $(find "$d" -path '*/blur/*' -type f | wc -l)"; done > "$S/COMPOSITION"
+  cat "$S/COMPOSITION"
+}
+if [ "$PART" = smooth ]; then smooth_shake; exit 0; fi
+[ "$PART" = all ] || { echo "PART must be all or smooth, not $PART" >&2; exit 2; }
 
 # --- the validation suite: one set per blur kind, never trained on ---
 copy_pairs() {  # SRC DST: a GoPro-layout copy (blur/ + sharp/)
@@ -62,6 +86,7 @@ copy_pairs "$D/pairs/gopro_avg_train/GOPR0477_11_00" "$M/real/GOPR0477_11_00"
 for s in train_000 val_or_test_000 val_or_test_001 val_or_test_002; do
   copy_pairs "$D/pairs/reds_small/$s" "$M/real/reds_small_$s"
 done
+smooth_shake
 
 # composition, for the model card
 {

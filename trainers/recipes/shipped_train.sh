@@ -2,7 +2,7 @@
 # The training runs behind the shipped weights (model cards in README.md; history in CHANGELOG.md).
 #   bash trainers/recipes/shipped_train.sh STAGE [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
 # STAGE, for the shipped NAFNet-small, in order: nafnet-real -> nafnet-real-ft -> nafnet-cross -> cap-small -> gpu-ft
-#   -> soup (the shipped weights: cap-small and gpu-ft averaged).
+#   -> soup (cap-small and gpu-ft averaged) -> smooth-ft.
 #   nafnet-real and nafnet-real-ft train on the "real mix" (TRAINDATA from shipped_data.sh) and validate on the
 #   held-out REDS clip; nafnet-cross fine-tunes on the cross-kind mix and validation suite (TRAINDATA from
 #   cross_kind_data.sh: TRAINDATA/mix and TRAINDATA/val); gpu-ft trains on TRAINDATA/pack (gpu_pack.py, made if missing).
@@ -23,9 +23,10 @@ real_mix() {
 }
 # The cross-kind mix (cross_kind_data.sh), weighted by repetition to about 45% camera shake, 30% GoPro-style
 # averages, 20% REDS, 5% handheld 60 fps averages; validated on one set per blur kind, best by the mean gain.
+# SHAKE=smooth takes the four camera-shake folders from TRAINDATA/smooth (the same sources on smooth paths).
 cross_mix() {
-  local M=$T/mix
-  DATA=(--data "$M/bsds500" --data "$M/urban100" --data "$M/gopro_frames" --data "$M/photos")
+  local M=$T/mix S=$T/mix; [ "${SHAKE:-fine}" = smooth ] && S=$T/smooth
+  DATA=(--data "$S/bsds500" --data "$S/urban100" --data "$S/gopro_frames" --data "$S/photos")
   rep 10 "$M/gopro240"; rep 50 "$M/real/GOPR0477_11_00"; rep 150 "$M/real/reds_train_000"
   for s in "$M"/real/reds_small_*; do rep 15 "$s"; done
   for h in "$M"/hcblur_*; do rep 25 "$h"; done
@@ -71,13 +72,19 @@ case $STAGE in
     # every kind over cap-small (README card)
     exec ${PYTHON:-python} trainers/recipes/soup.py "$R/cap-small/last.safetensors" "$R/gpu-ft/last.safetensors" \
       --weight 0.65 --weight 0.35 -o "$R/soup/last.safetensors" ;;
+  smooth-ft)  # the soup (the previous default) fine-tuned on the cross-kind mix with its camera-shake share on smooth
+    # paths (TRAINDATA/smooth, cross_kind_data.sh; the earlier paths mostly blurred <= 5 px), same weights by kind;
+    # bf16 autocast on this CPU, stopped by --time-limit
+    SHAKE=smooth cross_mix
+    ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 15
+          --steps 2800 --init "$R/soup/last.safetensors"); VAL_EVERY=700 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
