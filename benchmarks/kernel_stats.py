@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainers.synth import random_path_kernel  # noqa: E402
+from trainers.synth import TRAJECTORIES, random_path_kernel  # noqa: E402
 
 
 def extent(k: np.ndarray) -> int:
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--random", action="append", default=[], help="MIN-MAX canvas sizes of random kernels")
     ap.add_argument("--n", type=int, default=300, help="random kernels per size range, and at most this many read")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--trajectory", action="append", choices=["smooth", "fine"], help="default: both")
+    ap.add_argument("--trajectory", action="append", choices=TRAJECTORIES, help="default: all")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     rows = []
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(summary(name, kernels))
     for spec in a.random:
         lo, hi = (int(v) for v in spec.split("-"))
-        for kind in a.trajectory or ["smooth", "fine"]:
+        for kind in a.trajectory or TRAJECTORIES:
             rng = np.random.default_rng(a.seed)
             kernels = [random_path_kernel(rng, lo, hi, kind)[0] for _ in range(a.n)]
             rows.append(summary(f"random {kind} {lo}-{hi}", kernels))

@@ -270,3 +270,13 @@ def test_smooth_random_kernels_blur_at_the_scale_of_measured_shake_and_fine_ones
         )
     with pytest.raises(SynthError, match="unknown trajectory"):
         random_path_kernel(rng, 7, 35, "jagged")
+
+
+def test_the_cli_offers_exactly_the_trajectories_synth_draws():
+    """`deblurcli synth --trajectory` spells the names out (the CLI imports trainers lazily, for start-up time):
+    they must stay the library's, default first."""
+    from deblurcli.cli.synth import synth
+    from trainers.synth import TRAJECTORIES
+
+    opt = next(p for p in synth.params if p.name == "trajectory")
+    assert tuple(opt.type.choices) == TRAJECTORIES and opt.default == TRAJECTORIES[0]
