@@ -1,6 +1,6 @@
 """Pack a sample of the cross-kind mix small enough to travel to a rented GPU (tens of MB, not 2.7 GB).
 
-    python trainers/recipes/gpu_pack.py TRAINDATA/mix PACK [--quality 90] [--study]
+    python trainers/recipes/gpu_pack.py TRAINDATA/mix PACK [--quality 90] [--study] [--shake-from TRAINDATA/smooth]
 
 Deterministic (seeded): the same mix gives the same pack. Each source keeps ``count`` pairs, each cropped at
 the same place in its blurry and sharp image (``crops`` per pair, ``size`` px square; smaller images are kept
@@ -9,7 +9,9 @@ error (37-47 dB PSNR against the PNG, 40.8 dB mean on 16 sharp images of the mix
 model's error (22-30 dB), so it changes what a short run learns very little; the trade is stated in the
 study's README section. 664 pairs, 44 MiB: with the repository (15 MB) it fits the 64 MiB a device call
 carries. ``--study`` writes the pack the published study trained on (549 pairs, quality 95, 51 MB).
-PACK/COMPOSITION lists what was kept.
+``--shake-from`` takes the four camera-shake sources from another folder with the same layout (cross_kind_data.sh's
+TRAINDATA/smooth: the same photos blurred on smooth paths), everything else from the mix. PACK/COMPOSITION lists
+what was kept.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ SOURCES = {
     "hcblur_689994771463000_689994971463000": (9, 2, 384),
     "hcblur_692796081940916_692796281940916": (9, 2, 384),
 }
+
+# the camera-shake sources, which --shake-from can take from elsewhere
+SHAKE = ("bsds500", "urban100", "gopro_frames", "photos")
 
 # the published study's pack (README 'The study', resunet-small's card): 549 pairs, written at quality 95; the
 # same sources in the same order (each source's random draw is seeded by its position), fewer camera-shake pairs
@@ -73,14 +78,17 @@ def read(path: Path) -> np.ndarray:
     return img
 
 
-def pack(mix: Path, out: Path, quality: int, seed: int = 0, sources: dict | None = None) -> dict[str, int]:
+def pack(
+    mix: Path, out: Path, quality: int, seed: int = 0, sources: dict | None = None, shake_from: Path | None = None
+) -> dict[str, int]:
     params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
     counts = {}
     for k, (source, (count, per, size)) in enumerate((sources or SOURCES).items()):
         rng = np.random.default_rng([seed, k])
-        pairs = pairs_under(mix / source)
+        root = shake_from if shake_from is not None and source in SHAKE else mix
+        pairs = pairs_under(root / source)
         if not pairs:
-            raise SystemExit(f"gpu_pack: no pairs under {mix / source}")
+            raise SystemExit(f"gpu_pack: no pairs under {root / source}")
         chosen = sorted(rng.choice(len(pairs), size=min(count, len(pairs)), replace=False))
         dst = out / source.replace("/", "_")
         (dst / "blur").mkdir(parents=True, exist_ok=True)
@@ -106,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--quality", type=int, help="JPEG quality (default 90; 95 with --study)")
     ap.add_argument("--study", action="store_true", help="the published study's 549-pair pack (STUDY_SOURCES)")
+    ap.add_argument("--shake-from", type=Path, help="a folder holding the camera-shake sources " + ", ".join(SHAKE))
     a = ap.parse_args(argv)
     quality = a.quality or (95 if a.study else 90)
-    counts = pack(a.mix, a.out, quality, sources=STUDY_SOURCES if a.study else SOURCES)
+    counts = pack(a.mix, a.out, quality, sources=STUDY_SOURCES if a.study else SOURCES, shake_from=a.shake_from)
     size = sum(f.stat().st_size for f in a.out.rglob("*") if f.is_file())
     print(f"{sum(counts.values())} pairs, {size / 2**20:.1f} MiB in {a.out}")
     return 0
