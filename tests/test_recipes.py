@@ -285,11 +285,48 @@ def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_
     assert [c.split()[2] for c in calls] == [str(out / "smooth" / d) for d in SHAKE]
     assert all("--trajectory smooth" in c for c in calls)
     assert not (out / "val").exists() or not any((out / "val").iterdir())
-    mix = [
-        line for line in script.read_text().splitlines() if 'deblurcli synth "$D/sharp/' in line and "val/" not in line
+    # PART=all on a stand-in of the shared data: the mix's four shake calls are the ones that built the shipped
+    # weights' data (spelled out here as they were before the recipe shared them with the smooth set), and the
+    # smooth set's differ only in folder, trajectory and seed
+    shared = tmp_path / "S"
+    for d in (
+        "kernels",
+        "pairs/reds_train_001",
+        "pairs/gopro_avg_train/GOPR0374_11_00",
+        "pairs/reds_train_000",
+        "pairs/gopro_train_patches_0372",
+        "pairs/gopro_avg_train/GOPR0477_11_00",
+        "sequences/hcblur_60fps/c",
+    ):
+        for side in ("blur", "sharp"):
+            (shared / d / side).mkdir(parents=True, exist_ok=True)
+            (shared / d / side / "0.png").write_bytes(b"")
+    for s in ("train_000", "val_or_test_000", "val_or_test_001", "val_or_test_002"):
+        for side in ("blur", "sharp"):
+            (shared / "pairs/reds_small" / s / side).mkdir(parents=True)
+            (shared / "pairs/reds_small" / s / side / "0.png").write_bytes(b"")
+    (shared / "kernels/levin09_k1.npy").write_bytes(b"")
+    (shared / "kernels/kernels12_k1.npy").write_bytes(b"")
+    log.unlink()
+    r = subprocess.run(["bash", str(script), str(shared), str(out)], env={**env, "PART": "all"}, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    calls = log.read_text().splitlines()
+    camera = (
+        f"--kernels {out}/kernels/train --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4 --trajectory"
+    )
+    fine = [
+        f"synth {shared}/sharp/bsds500 {out}/mix/bsds500 --exclude test_* --per-image 10 --kernel-size 7-35 "
+        f"{camera} fine --seed 3 --force",
+        f"synth {shared}/sharp/urban100 {out}/mix/urban100 --per-image 12 --crop 320 --kernel-size 9-61 "
+        f"{camera} fine --seed 4 --force",
+        f"synth {shared}/sharp/gopro_test_frames {out}/mix/gopro_frames --per-image 12 --crop 320 --kernel-size 5-41 "
+        f"{camera} fine --seed 5 --force",
+        f"synth {shared}/sharp/photos {out}/mix/photos --per-image 8 --crop 320 --kernel-size 7-61 "
+        f"{camera} fine --seed 6 --force",
     ]
-    size = [m.split("--kernel-size ")[1].split()[0] for m in mix]
-    assert len(size) == 8 and size[:4] == size[4:]  # the mix's four, then smooth_shake's four, source by source
+    assert [c for c in calls if "/mix/" in c and "--trajectory" in c] == fine
+    smooth = [c.replace("/mix/", "/smooth/").replace("fine --seed ", "smooth --seed 1") for c in fine]
+    assert [c for c in calls if "/smooth/" in c] == smooth
     r = subprocess.run(
         ["bash", str(script), "S", str(out)], env={**env, "PART": "fine"}, capture_output=True, text=True
     )

@@ -19,24 +19,31 @@ mkdir -p "$M" "$T/val"
 
 run() { if [ "$JOBS" -gt 1 ]; then "$@" & while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done; else "$@"; fi; }
 
-# The camera-shake sources again, on --trajectory smooth paths (blur at the kernel's scale, like measured shake;
-# README, synth), new seeds, same sizes and camera: OUT/smooth, which the smooth-ft stage trains on in place of
-# the mix's four shake folders (shipped_train.sh). Needs OUT/kernels/train (made below; PART=smooth reuses it).
+# Camera shake through the camera model (saturated highlights, rotation, Poisson-Gaussian noise, tone curve, JPEG),
+# kernel lengths at each source's scale: 481x321 photos up to ~35 px, 720p GoPro frames 5-41 px, 1024 px urban
+# scenes and photos up to 61 px (handheld photos blur up to ~60 px). OUT TRAJECTORY FIRST_SEED (seeds FIRST..FIRST+3).
+shake_sources() {
+  local O=$1 S=$3 SH=(--kernels "$T/kernels/train" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4
+                      --trajectory "$2")
+  run deblurcli synth "$D/sharp/bsds500" "$O/bsds500" --exclude 'test_*' --per-image 10 --kernel-size 7-35 \
+    "${SH[@]}" --seed "$S" --force
+  run deblurcli synth "$D/sharp/urban100" "$O/urban100" --per-image 12 --crop 320 --kernel-size 9-61 \
+    "${SH[@]}" --seed $((S + 1)) --force
+  run deblurcli synth "$D/sharp/gopro_test_frames" "$O/gopro_frames" --per-image 12 --crop 320 --kernel-size 5-41 \
+    "${SH[@]}" --seed $((S + 2)) --force
+  run deblurcli synth "$D/sharp/photos" "$O/photos" --per-image 8 --crop 320 --kernel-size 7-61 \
+    "${SH[@]}" --seed $((S + 3)) --force
+}
+# The same sources again on --trajectory smooth paths (blur at the kernel's scale, like measured shake; README,
+# synth), new seeds: OUT/smooth, which the smooth-ft stage trains on in place of the mix's four shake folders
+# (shipped_train.sh). Needs OUT/kernels/train (made below; PART=smooth reuses it).
 smooth_shake() {
-  local S=$T/smooth SM=(--kernels "$T/kernels/train" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4
-                        --trajectory smooth)
-  mkdir -p "$S"
-  run deblurcli synth "$D/sharp/bsds500" "$S/bsds500" --exclude 'test_*' --per-image 10 --kernel-size 7-35 \
-    "${SM[@]}" --seed 13 --force
-  run deblurcli synth "$D/sharp/urban100" "$S/urban100" --per-image 12 --crop 320 --kernel-size 9-61 \
-    "${SM[@]}" --seed 14 --force
-  run deblurcli synth "$D/sharp/gopro_test_frames" "$S/gopro_frames" --per-image 12 --crop 320 --kernel-size 5-41 \
-    "${SM[@]}" --seed 15 --force
-  run deblurcli synth "$D/sharp/photos" "$S/photos" --per-image 8 --crop 320 --kernel-size 7-61 \
-    "${SM[@]}" --seed 16 --force
+  mkdir -p "$T/smooth"
+  shake_sources "$T/smooth" smooth 13
   wait
-  for d in "$S"/*/; do echo "$(basename "$d") $(find "$d" -path '*/blur/*' -type f | wc -l)"; done > "$S/COMPOSITION"
-  cat "$S/COMPOSITION"
+  for d in "$T"/smooth/*/; do echo "$(basename "$d") $(find "$d" -path '*/blur/*' -type f | wc -l)"; done \
+    > "$T/smooth/COMPOSITION"
+  cat "$T/smooth/COMPOSITION"
 }
 if [ "$PART" = smooth ]; then smooth_shake; exit 0; fi
 [ "$PART" = all ] || { echo "PART must be all or smooth, not $PART" >&2; exit 2; }
@@ -64,19 +71,9 @@ run deblurcli synth "$D/videos/gopro240_GOPR0477_11_00.mkv" "$M/gopro240" --from
 for clip in "$D"/sequences/hcblur_60fps/*/; do
   run deblurcli synth "$clip/frames" "$M/hcblur_$(basename "$clip")" --from-video --window 4-9 --stride 1 --seed 2 --force
 done
-# Camera shake through the camera model (saturated highlights, rotation, Poisson-Gaussian noise, tone curve, JPEG),
-# kernel lengths at each source's scale: 481x321 photos up to ~35 px, 720p GoPro frames 5-41 px, 1024 px urban
-# scenes and photos up to 61 px (handheld photos blur up to ~60 px).
-# --trajectory fine: the random paths the shipped weights were trained on (most blur <= 5 px: README, synth).
-SHAKE=(--kernels "$T/kernels/train" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4 --trajectory fine)
-run deblurcli synth "$D/sharp/bsds500" "$M/bsds500" --exclude 'test_*' --per-image 10 --kernel-size 7-35 \
-  "${SHAKE[@]}" --seed 3 --force
-run deblurcli synth "$D/sharp/urban100" "$M/urban100" --per-image 12 --crop 320 --kernel-size 9-61 \
-  "${SHAKE[@]}" --seed 4 --force
-run deblurcli synth "$D/sharp/gopro_test_frames" "$M/gopro_frames" --per-image 12 --crop 320 --kernel-size 5-41 \
-  "${SHAKE[@]}" --seed 5 --force
-run deblurcli synth "$D/sharp/photos" "$M/photos" --per-image 8 --crop 320 --kernel-size 7-61 \
-  "${SHAKE[@]}" --seed 6 --force
+# Camera shake (shake_sources above); --trajectory fine: the random paths the earlier stages were trained on (most
+# blur <= 5 px: README, synth).
+shake_sources "$M" fine 3
 wait
 
 # --- real pairs that are not in the validation suite ---
