@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 from .errors import DeblurError
 
 if TYPE_CHECKING:  # torch is imported when a deblurrer is opened (unless a cached engine runs), not with the CLI
+    from collections.abc import Callable
+
+    import numpy as np
+
     from engines.base import Selected
 
     from .loading import LoadedModel
@@ -95,8 +99,21 @@ def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
         run = Ensemble(sel.engine, o.ensemble)
     d = Deblurrer.for_config(run, cfg, tile, overlap, o.batch, sel.fixed_shape)
     if cpu and not o.tile and not sel.fixed_shape:
-        d.frame_pixels, d.fit_tiles = FRAME_PIXELS, True
+        frames_on_cpu(d)
     return OpenDeblurrer(loaded, sel.engine, d)
+
+
+def cpu_default_pipeline(engine: Callable[[np.ndarray], np.ndarray], cfg: Any) -> Deblurrer:
+    """The pipeline ``deblurcli folder`` uses on a CPU with no tiling options (whole frames, see below), for
+    scoring a model the way it will be used (training's validation)."""
+    from .pipeline import Deblurrer
+
+    return frames_on_cpu(Deblurrer.for_config(engine, cfg, tile=CPU_TILE))
+
+
+def frames_on_cpu(d: Deblurrer) -> Deblurrer:
+    d.frame_pixels, d.fit_tiles = FRAME_PIXELS, True
+    return d
 
 
 # On a CPU, without --tile: whole frames up to about 1080p (faster than tiles, and no seams), larger images

@@ -59,7 +59,9 @@ def test_two_steps_then_folder_loads_it(arch, tmp_path):
     # the default architecture goes through the default engine (OpenVINO here: built and verified from the trained
     # file); the others through PyTorch, as their engine export is tested in test_onnx_engine.py (saves ~1 minute)
     engine = "auto" if arch == "nafnet" else "torch"
-    r = run("folder", imgs, "-o", tmp_path / "out", "--weights", out / "best.safetensors", "--engine", engine, "--quiet")
+    r = run(
+        "folder", imgs, "-o", tmp_path / "out", "--weights", out / "best.safetensors", "--engine", engine, "--quiet"
+    )
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in imgs.iterdir())
 
@@ -342,6 +344,25 @@ def test_several_val_sets_are_reported_and_best_is_the_mean_gain(tmp_path):
     meta = read_checkpoint(tmp_path / "m" / "best.safetensors").metadata
     assert float(meta["val_gain"]) == pytest.approx(float(best_row["val_gain"]), abs=1e-3)
     assert set(json.loads(meta["val_sets"])) >= {"val_or_test_000/gain", "gopro_train_patches_0372/gain"}
+
+
+def test_validation_scores_whole_frames_as_folder_runs_them(tiny_weights):
+    """Training's validation infers as ``deblurcli folder`` does on a CPU by default (whole frames), not in the
+    model's 256 px tiles, so checkpoints are ranked by the pictures users get."""
+    from deblurcli.loading import load_model
+    from deblurcli.pipeline import Deblurrer
+    from trainers.data import find_pairs
+    from trainers.evaluate import torch_fn
+    from trainers.validation import ValSet, score_pairs, validate_sets
+
+    loaded = load_model("nafnet", None, tiny_weights)
+    model = loaded.model.eval()
+    pairs = find_pairs(REDS_SMALL / "val_or_test_000")[:2]  # 320x180: 64 px tiles, or one frame
+    got = validate_sets(model, loaded.config, [ValSet("reds", pairs)], torch.device("cpu"), 2).sets["reds"]["psnr"]
+    fn = torch_fn(model, torch.device("cpu"))
+    frame = score_pairs(Deblurrer(fn, tile=4096, overlap=0, multiple=loaded.config.pad_multiple).process, pairs)[0]
+    tiles = score_pairs(Deblurrer.for_config(fn, loaded.config).process, pairs)[0]
+    assert loaded.config.tile == 64 and got == frame and got != tiles
 
 
 def test_best_by_mean_gain_not_by_mean_psnr(tmp_path):
