@@ -13,7 +13,17 @@ import pytest
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
-STAGES = ["nafnet-real", "nafnet-real-ft", "nafnet-cross", "cap-small", "cap-deep", "gpu-ft", "smooth-ft", "uptimus"]
+STAGES = [
+    "nafnet-real",
+    "nafnet-real-ft",
+    "nafnet-cross",
+    "cap-small",
+    "cap-deep",
+    "gpu-ft",
+    "smooth-ft",
+    "smooth-restart",
+    "uptimus",
+]
 SUITE = ["reds", "gopro", "shake"]
 SHAKE = ["bsds500", "urban100", "gopro_frames", "photos"]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -63,6 +73,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "cap-small",
         "cap-deep",
         "smooth-ft",
+        "smooth-restart",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -108,6 +119,17 @@ def test_the_smooth_stage_swaps_only_the_camera_shake_folders(tmp_path):
         k: v for k, v in b.items() if k not in {str(train / "mix" / d) for d in shake}
     }
     assert values(smooth, "--init") == [str(tmp_path / "runs" / "soup" / "last.safetensors")]
+
+
+def test_the_restart_trains_smooth_ft_again_on_the_same_data(tmp_path):
+    """smooth-restart: smooth-ft's last weights, the same data and validation, a new seed and a longer cosine."""
+    ft, _ = recipe_args(tmp_path, "smooth-ft")
+    restart, _ = recipe_args(tmp_path, "smooth-restart")
+    assert Counter(values(restart, "--data")) == Counter(values(ft, "--data"))
+    assert values(restart, "--val") == values(ft, "--val")
+    assert values(restart, "--init") == [str(tmp_path / "runs" / "smooth-ft" / "last.safetensors")]
+    assert values(restart, "--seed") != values(ft, "--seed") and values(restart, "--lr") == values(ft, "--lr")
+    assert values(restart, "--out") == [str(tmp_path / "runs" / "smooth-restart")]
 
 
 def test_the_capacity_runs_differ_only_in_variant_and_steps(tmp_path):

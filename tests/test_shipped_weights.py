@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow  # real models on real pairs
 SHIPPED = sorted(PACKAGE_WEIGHTS.glob("*.safetensors"))
 VAL = SHARED / "data" / "pairs" / "reds_train_001"
 # Per-frame gain of the shipped default model through `deblurcli folder` with no options (fp16 file; on this
-# project's CPU OpenVINO bf16 on the whole frame), measured when it shipped: 00000002 20.42 -> 22.11 dB (+1.69),
-# 00000005 24.45 -> 25.32 dB (+0.87). The margins sit a few tenths under both, so a regression of that size
+# project's CPU OpenVINO bf16 on the whole frame), measured when it shipped (smooth-restart): 00000002 +1.79 dB,
+# 00000005 +0.89 (20.42 and 24.45 dB in). The margins sit a few tenths under both, so a regression of that size
 # (tile blending, a colour-order slip, fp16 overflow, a bad engine) fails, while a model that merely copies
 # its input fails by far.
 FRAMES = ("00000002.png", "00000005.png")
@@ -112,9 +112,10 @@ def test_default_model_beats_the_blur_on_held_out_real_pairs(tmp_path):
 
 # The first pairs of the validation suite's camera-shake set (cross_kind_data.sh: BSDS500's test split, Levin et
 # al.'s measured kernels, noise and saturated highlights, seed 100), rebuilt here by the same `deblurcli synth`
-# call. Measured when the default shipped (smooth-ft): +1.13 +0.81 +1.02 +1.59 dB, mean +1.14; the previous
-# default (the soup) +0.88 +0.71 +0.80 +0.95, mean +0.84, which this margin refuses.
-SHAKE_MARGIN_DB = 0.95
+# call. Measured when the default shipped (smooth-restart): +1.93 +0.93 +1.35 +1.89 dB, mean +1.53; the previous
+# default (smooth-ft) +1.13 +0.81 +1.02 +1.59, mean +1.14, and the one before (the soup) mean +0.84, both of which
+# this margin refuses.
+SHAKE_MARGIN_DB = 1.3
 
 
 def test_default_model_deblurs_measured_camera_shake(tmp_path):
@@ -135,4 +136,4 @@ def test_default_model_deblurs_measured_camera_shake(tmp_path):
     for f in sorted(blur.iterdir()):
         sharp = cv2.imread(str(blur.parent / "sharp" / f.name))
         gains.append(psnr(cv2.imread(str(tmp_path / "out" / f.name)), sharp) - psnr(cv2.imread(str(f)), sharp))
-    assert len(gains) == 4 and min(gains) > 0.4 and sum(gains) / 4 > SHAKE_MARGIN_DB, gains
+    assert len(gains) == 4 and min(gains) > 0.6 and sum(gains) / 4 > SHAKE_MARGIN_DB, gains

@@ -2,7 +2,7 @@
 # The training runs behind the shipped weights (model cards in README.md; history in CHANGELOG.md).
 #   bash trainers/recipes/shipped_train.sh STAGE [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
 # STAGE, for the shipped NAFNet-small, in order: nafnet-real -> nafnet-real-ft -> nafnet-cross -> cap-small -> gpu-ft
-#   -> soup (cap-small and gpu-ft averaged) -> smooth-ft.
+#   -> soup (cap-small and gpu-ft averaged) -> smooth-ft -> smooth-restart.
 #   nafnet-real and nafnet-real-ft train on the "real mix" (TRAINDATA from shipped_data.sh) and validate on the
 #   held-out REDS clip; nafnet-cross fine-tunes on the cross-kind mix and validation suite (TRAINDATA from
 #   cross_kind_data.sh: TRAINDATA/mix and TRAINDATA/val); gpu-ft trains on TRAINDATA/pack (gpu_pack.py, made if missing).
@@ -78,7 +78,8 @@ case $STAGE in
     SHAKE=smooth cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 15
           --steps 2800 --init "$R/soup/last.safetensors"); VAL_EVERY=700 ;;
-  smooth-restart)  # a warm restart of smooth-ft: the same mix (camera shake on smooth paths), a fresh cosine and seed
+  smooth-restart)  # a warm restart of smooth-ft: the same mix (camera shake on smooth paths), a fresh cosine and seed;
+    # the shipped run stopped at step 3621 by --time-limit 95m and finished with a resume (re-running this resumes)
     SHAKE=smooth cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 17
           --steps 3800 --init "$R/smooth-ft/last.safetensors"); VAL_EVERY=950 ;;
