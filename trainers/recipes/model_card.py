@@ -92,9 +92,9 @@ ABOUT: dict[str, dict[str, Any]] = {
         "intro": "`deblurcli folder DIR -m uptimus` uses it. It is the origin study's configuration, "
         "fine-tuned from the study's own checkpoint (`Uptimus.pth`, which scores 23.33 dB / 0.6884 on "
         "the validation clip, below the blurry input). It was trained on the earlier real mix only and "
-        "scored on the same validation suite as the default (`TRAINDATA/val`, built by `cross_kind_data.sh`): it gains less on every kind (REDS +1.10 dB "
-        "against the default's +1.26, GoPro-style +0.96 against +1.43, camera shake +0.18 against +0.90), "
-        "takes about 3.2 times as long per frame on a CPU, and makes the GoPro clip GOPR0374 slightly worse.",
+        "scored on the same validation suite as the default (`TRAINDATA/val`, built by `cross_kind_data.sh`): it gains less than the default on every "
+        "kind (the two cards' tables), takes about 3.3 times as long per frame on a CPU (1.83 s against 0.56 s "
+        "per 720p frame when each shipped), and makes the GoPro clip GOPR0374 slightly worse.",
         "architecture": "Uptimus, a Uformer-style U-shaped transformer (Wang et al. 2022): base width 24, "
         "LeWin blocks (8x8 window attention with 2 heads, a depthwise-convolution feed-forward) "
         "at three scales (two 2x downsamples)",
