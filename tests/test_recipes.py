@@ -353,3 +353,38 @@ def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_
         ["bash", str(script), "S", str(out)], env={**env, "PART": "fine"}, capture_output=True, text=True
     )
     assert r.returncode == 2 and "PART must be all or smooth" in r.stderr
+
+
+def test_the_shipped_mix_draws_camera_shake_only_from_the_folders_it_was_built_from(tmp_path):
+    """shipped_data.sh's camera-shake set was built when sharp/ held the GoPro test frames and the photos; BSDS500
+    (whose test split is the validation suite's camera-shake set) and Urban100 came later and stay out of a rerun."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "deblurcli"  # records each call and, for the camera-shake call, the images its source holds
+    fake.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$*" >> "$ARGS_LOG"\n'
+        'case "$3" in */shake) (cd "$2" && find . -type f | sort) >> "$ARGS_LOG.src";; esac\n'
+    )
+    fake.chmod(0o755)
+    shared, out = tmp_path / "S", tmp_path / "traindata"
+    for f in (
+        "sharp/bsds500/test_1.jpg",
+        "sharp/bsds500/train_2.jpg",
+        "sharp/urban100/img_001.jpg",
+        "sharp/gopro_test_frames/GOPR0385_11_01/000001.png",
+        "sharp/photos/scikit_image_0.26.0/astronaut.png",
+        "sequences/hcblur_60fps/c/frames/0.jpg",
+    ):
+        (shared / f).parent.mkdir(parents=True, exist_ok=True)
+        (shared / f).write_bytes(b"x")
+    log = tmp_path / "calls"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log))
+    script = ROOT / "trainers" / "recipes" / "shipped_data.sh"
+    r = subprocess.run(["bash", str(script), str(shared), str(out)], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    shake = [c for c in log.read_text().splitlines() if c.split()[2] == str(out / "shake")]
+    assert len(shake) == 1 and "--kernels" in shake[0]
+    assert (tmp_path / "calls.src").read_text().split() == [
+        "./gopro_test_frames/GOPR0385_11_01/000001.png",
+        "./photos/scikit_image_0.26.0/astronaut.png",
+    ]
