@@ -37,6 +37,7 @@ class RunFiles:
     history: list[dict[str, Any]]
     val_sets: list[Any]
     val_pairs: list[Any]
+    val_kernels_seen: dict[str, int]
     backbone_source: str | None
 
     def _resume(self) -> None:
@@ -112,6 +113,7 @@ class RunFiles:
             "val_psnr": f"{last_val['val_psnr']:.4f}" if last_val else None,
             "val_ssim": f"{last_val['val_ssim']:.4f}" if last_val else None,
             "val_gain": f"{last_val['val_gain']:.4f}" if last_val and last_val.get("val_gain") is not None else None,
+            "val_kernels_seen": json.dumps(self.val_kernels_seen) if self.val_kernels_seen else None,
             "val_sets": json.dumps(
                 {k[4:]: round(v, 4) for k, v in last_val.items() if k.startswith("val/") and v is not None}
             )

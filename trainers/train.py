@@ -32,6 +32,7 @@ from deblurcli.models import create_model, get_spec
 from .batches import BatchSource
 from .data import DataError, Pair, PairLoader, find_pairs, split_by_group
 from .grow import GrowError, grow
+from .holdout import identical_files, shared_kernels
 from .losses import CombinedLoss
 from .options import RECIPES, Recipe, TrainOptions, amp_dtype, lr_at, parse_duration  # noqa: F401 (the API)
 from .run_files import RunFiles
@@ -75,6 +76,7 @@ class Trainer(RunFiles):
             self._load_init(o.init)
         self.model.to(self.device)
         self.loss_fn = CombinedLoss(o.loss, o.backbone_weights).to(self.device)
+        self.val_kernels_seen: dict[str, int] = {}  # validation set -> pairs whose kernel training also uses
         self.train_pairs, self.val_pairs = self._pairs()
         # on a GPU the next batches are cut in threads while it trains (on a CPU the cores are the model's)
         self.batches = BatchSource(
@@ -139,12 +141,34 @@ class Trainer(RunFiles):
                 raise DataError(
                     f"validation data {o.val[0]} is also under the training data ({overlap[0].name}); keep them apart"
                 )
-            return pairs, [p for s in self.val_sets for p in s.pairs]
+            val_pairs = [p for s in self.val_sets for p in s.pairs]
+            self._check_holdout(pairs, val_pairs)
+            return pairs, val_pairs
         train, val = split_by_group(pairs, o.val_fraction, o.seed)
         self.val_sets = [ValSet("split", val)] if val else []
         if not val and o.val_fraction > 0 and self.dist.main:
             log.warning("one sequence only: no validation split (pass --val DIR); 'best' follows the training loss")
         return train, val
+
+    def _check_holdout(self, train: list[Pair], val: list[Pair]) -> None:
+        """Copies of validation images in the training data stop the run; validation pairs blurred by a measured
+        kernel that also blurs training pairs are reported (and recorded in the checkpoints)."""
+        same = identical_files(train, val)
+        if same:
+            v, t = same[0]
+            raise DataError(
+                f"{len(same)} validation file(s) are also training data, e.g. {v} is identical to {t}; keep them apart"
+            )
+        for vs, d in zip(self.val_sets, self.opts.val):
+            hits = shared_kernels(self.opts.data, d)
+            if hits:
+                self.val_kernels_seen[vs.name] = len(hits)
+                if self.dist.main:
+                    names = sorted({f"{v.source[5:]} = {t[5:]}" for v, t in hits})
+                    log.warning(
+                        "validation set %s: %d of %d pairs are blurred by kernels the training data also uses (%s)",
+                        vs.name, len(hits), len(vs.pairs), ", ".join(names),
+                    )  # fmt: skip
 
     def _load_init(self, path: Path) -> None:
         from deblurcli.checkpoints import build_model
