@@ -3,6 +3,8 @@
 import json
 import logging
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 
@@ -11,7 +13,7 @@ from trainers.data import find_pairs
 from trainers.holdout import canonical_kernel, identical_files, same_kernel, shared_kernels
 from trainers.train import Trainer, TrainOptions
 
-from .conftest import DATA, SHARED
+from .conftest import DATA, ROOT, SHARED
 from .helpers import one_line_error, run
 
 KERNELS = SHARED / "data" / "kernels"
@@ -93,3 +95,25 @@ def test_validation_blurred_by_a_training_kernel_is_reported_and_recorded(tmp_pa
     t.run()
     meta = read_checkpoint(tmp_path / "run" / "last.safetensors").metadata
     assert json.loads(meta["val_kernels_seen"]) == {"val": 2}
+
+
+def test_the_suite_keeps_the_six_levin_kernels_training_does_not_use(tmp_path):
+    """held_out_kernels.py, as cross_kind_data.sh runs it on the shared kernels: Levin's k7 and k8 leave the
+    validation kernels (USRNet's k10 and k9 are them); a validation folder with nothing held out is an error."""
+    val, train = tmp_path / "val", tmp_path / "train"
+    val.mkdir()
+    train.mkdir()
+    for f in KERNELS.glob("levin09_*.npy"):
+        shutil.copy(f, val)
+    for f in KERNELS.glob("kernels12_*.npy"):
+        shutil.copy(f, train)
+    script = ROOT / "trainers" / "recipes" / "held_out_kernels.py"
+    r = subprocess.run([sys.executable, str(script), str(val), str(train)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.stem for p in val.iterdir()) == [f"levin09_k{i}" for i in range(1, 7)]
+    assert "levin09_k7.npy: left out of validation, training uses it as kernels12_k10.npy" in r.stdout
+    assert r.stdout.splitlines()[-1] == "6 of 8 validation kernels held out of training"
+    for f in val.iterdir():
+        shutil.copy(f, train / f"copy_{f.name}")
+    r = subprocess.run([sys.executable, str(script), str(val), str(train)], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip() == f"error: every kernel in {val} is also in {train}"

@@ -6,8 +6,10 @@ A fake ``deblurcli`` on PATH records its arguments, so these run in milliseconds
 import os
 import shutil
 import subprocess
+import sys
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from .conftest import ROOT
@@ -327,11 +329,21 @@ def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_
         for side in ("blur", "sharp"):
             (shared / "pairs/reds_small" / s / side).mkdir(parents=True)
             (shared / "pairs/reds_small" / s / side / "0.png").write_bytes(b"")
-    (shared / "kernels/levin09_k1.npy").write_bytes(b"")
-    (shared / "kernels/kernels12_k1.npy").write_bytes(b"")
+    # two validation kernels, one of which training also has (rotated, under another name): that one leaves
+    streak, corner = np.zeros((9, 9)), np.zeros((9, 9))
+    streak[4, 1:8], corner[2, 2:7], corner[2:7, 6] = 1, 1, 1
+    np.save(shared / "kernels/levin09_k1.npy", streak)
+    np.save(shared / "kernels/levin09_k2.npy", corner)
+    np.save(shared / "kernels/kernels12_k1.npy", np.rot90(corner))
     log.unlink()
-    r = subprocess.run(["bash", str(script), str(shared), str(out)], env={**env, "PART": "all"}, capture_output=True)
+    env["PYTHON"] = sys.executable
+    r = subprocess.run(
+        ["bash", str(script), str(shared), str(out)], env={**env, "PART": "all"}, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
+    assert "levin09_k2.npy: left out of validation, training uses it as kernels12_k1.npy" in r.stdout
+    assert sorted(p.name for p in (out / "kernels/val").iterdir()) == ["levin09_k1.npy"]
+    assert sorted(p.name for p in (out / "kernels/train").iterdir()) == ["kernels12_k1.npy"]
     calls = log.read_text().splitlines()
     camera = (
         f"--kernels {out}/kernels/train --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4 --trajectory"

@@ -10,12 +10,14 @@ import json
 import shutil
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
 from deblurcli.checkpoints import read_checkpoint
 from deblurcli.loading import DEFAULT_MODEL, PACKAGE_WEIGHTS, load_model
 from deblurcli.metrics import psnr
+from trainers.holdout import same_kernel
 
 from .conftest import DATA, ROOT, SHARED
 from .helpers import run
@@ -110,19 +112,23 @@ def test_default_model_beats_the_blur_on_held_out_real_pairs(tmp_path):
     assert all(gains[f] > MARGINS_DB[f] for f in FRAMES), gains
 
 
-# The first pairs of the validation suite's camera-shake set (cross_kind_data.sh: BSDS500's test split, Levin et
-# al.'s measured kernels, noise and saturated highlights, seed 100), rebuilt here by the same `deblurcli synth`
-# call. Measured when the default shipped (smooth-restart): +1.93 +0.93 +1.35 +1.89 dB, mean +1.53; the previous
-# default (smooth-ft) +1.13 +0.81 +1.02 +1.59, mean +1.14, and the one before (the soup) mean +0.84, both of which
-# this margin refuses.
-SHAKE_MARGIN_DB = 1.3
+# The first pairs of the validation suite's camera-shake set (cross_kind_data.sh: BSDS500's test split, the six of
+# Levin et al.'s measured kernels that training does not use, noise and saturated highlights, seed 100), rebuilt
+# here by the same `deblurcli synth` call. Measured when the default shipped (smooth-restart): +1.93 +0.06 +0.53
+# -0.04 dB (kernels k1, k6, k4, k6), mean +0.62; the previous default (smooth-ft) +1.13 +0.03 +0.45 -0.13, mean
+# +0.37, which both bounds refuse. Levin's k6 is the hardest kernel for it: a pair may come out a little worse.
+SHAKE_MARGIN_DB = 0.5
+SHAKE_FLOOR_DB = -0.1
 
 
 def test_default_model_deblurs_measured_camera_shake(tmp_path):
     kernels = tmp_path / "kernels"
     kernels.mkdir()
+    train = [np.load(k) for k in (SHARED / "data" / "kernels").glob("kernels12_*.npy")]
     for k in (SHARED / "data" / "kernels").glob("levin09_*.npy"):
-        shutil.copy(k, kernels / k.name)
+        if not any(same_kernel(np.load(k), t) for t in train):  # held_out_kernels.py: the six the mix never draws
+            shutil.copy(k, kernels / k.name)
+    assert len(list(kernels.iterdir())) == 6
     # fmt: off
     r = run("synth", SHARED / "data" / "sharp" / "bsds500", tmp_path / "shake", "--include", "test_*",
             "--per-image", "1", "--limit", "4", "--kernels", kernels, "--real-fraction", "1", "--noise", "0.01",
@@ -136,4 +142,4 @@ def test_default_model_deblurs_measured_camera_shake(tmp_path):
     for f in sorted(blur.iterdir()):
         sharp = cv2.imread(str(blur.parent / "sharp" / f.name))
         gains.append(psnr(cv2.imread(str(tmp_path / "out" / f.name)), sharp) - psnr(cv2.imread(str(f)), sharp))
-    assert len(gains) == 4 and min(gains) > 0.6 and sum(gains) / 4 > SHAKE_MARGIN_DB, gains
+    assert len(gains) == 4 and min(gains) > SHAKE_FLOOR_DB and sum(gains) / 4 > SHAKE_MARGIN_DB, gains
