@@ -2,10 +2,15 @@
 
 import csv
 import json
+import logging
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -463,3 +468,52 @@ def test_parse_duration():
 
     assert parse_duration("2h") == 7200 and parse_duration("1h30m") == 5400 and parse_duration("90m") == 5400
     assert parse_duration("45s") == 45 and parse_duration("12.5") == 12.5
+
+
+def test_kill_stops_a_background_run_with_a_checkpoint_that_resumes(tmp_path):
+    """`kill PID` (SIGTERM) is how a run started in the background (which ignores Ctrl-C's SIGINT) is stopped: it
+    saves a resumable last.safetensors at the step it reached, says so, and exits 143."""
+    out = tmp_path / "bg"
+    # fmt: off
+    cmd = [sys.executable, "-m", "deblurcli", "train", "nafnet", "--variant", "tiny", "--data", str(PATCHES),
+           "--steps", "100000", "--batch", "1", "--patch", "32", "--threads", "1", "--val-fraction", "0",
+           "--save-every", "100000", "--out", str(out)]
+    # fmt: on
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert p.stderr is not None
+    for line in p.stderr:  # the first progress line: it is training
+        if line.startswith("step "):
+            break
+    p.send_signal(signal.SIGTERM)
+    rest = p.stderr.read()
+    assert p.wait(timeout=120) == 143, rest
+    said = re.search(r"interrupted at step (\d+); saved (\S+); continue with --resume", rest)
+    assert said and said.group(2) == str(out / "last.safetensors"), rest
+    state = json.loads(read_checkpoint(out / "last.safetensors").metadata["train_state"])
+    assert state["step"] == int(said.group(1)) > 0
+    t = Trainer(opts(out, state["step"] + 2, data=[PATCHES], val_fraction=0, resume=True))
+    assert t.step == state["step"] and t.run()["steps"] == state["step"] + 2
+
+
+def test_a_validation_set_rebuilt_between_legs_is_measured_again(tmp_path, caplog):
+    """Resuming re-measures each set's blurry input: a set rebuilt between legs gets its own baseline (not the old
+    one), the run says so, and best.safetensors is chosen again from the new scores."""
+    val = tmp_path / "val" / "clip"
+    shutil.copytree(REDS_SMALL / "val_or_test_000", val)
+    t = Trainer(opts(tmp_path / "r", 4, data=[REDS_SMALL / "train_000"], val=[val], val_every=2, val_max=2))
+    t.run()
+    before = t.val_sets[0].input_psnr
+    blur = sorted((val / "blur").iterdir())[0]
+    mixed = (read_image(blur).astype(np.float32) + read_image(val / "sharp" / blur.name)) / 2
+    cv2.imwrite(str(blur), mixed.round().astype(np.uint8)[:, :, ::-1])  # the rebuilt set: one pair half as blurred
+    with caplog.at_level(logging.WARNING, logger="deblurcli"):
+        t = Trainer(opts(tmp_path / "r", 6, data=[REDS_SMALL / "train_000"], val=[val], val_every=2, val_max=2,
+                         resume=True))  # fmt: skip
+        t.run()
+    after = t.val_sets[0].input_psnr
+    assert after > before + 0.1  # measured again, on the new pixels
+    assert any(f"clip (input {before:.2f} -> {after:.2f} dB)" in r.getMessage() for r in caplog.records)
+    rows = list(csv.DictReader(open(tmp_path / "r" / "history.csv")))
+    new = [r for r in rows if r["val_gain"] and int(r["step"]) > 4]
+    meta = read_checkpoint(tmp_path / "r" / "best.safetensors").metadata
+    assert float(meta["val_gain"]) == pytest.approx(max(float(r["val_gain"]) for r in new), abs=1e-3)

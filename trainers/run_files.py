@@ -73,8 +73,8 @@ class RunFiles:
         self.best_psnr = -math.inf if best is None else float(best)
         gain = state.get("best_gain")
         self.best_gain = -math.inf if gain is None else float(gain)
-        for s in self.val_sets:  # the blurry inputs' scores, measured once per run
-            s.input_psnr, s.input_ssim = state.get("val_inputs", {}).get(s.name, (None, None))
+        for s in self.val_sets:  # measured again by the first validation: a set rebuilt between legs shows
+            s.resumed_input = state.get("val_inputs", {}).get(s.name, (None, None))[0]
         self.history = self._read_history()
         self.history = [h for h in self.history if h["step"] <= self.step]
         if self.dist.main:

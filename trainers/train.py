@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +50,23 @@ from .state import (  # noqa: F401 (the API)
 from .validation import ValResult, ValSet, set_names, validate_sets
 
 log = logging.getLogger("deblurcli.train")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: handled as Ctrl-C is, and the process exits 143 (128 + 15) instead of 130."""
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _term_interrupts() -> Any:
+    """Make SIGTERM (``kill PID``) stop a run as Ctrl-C does, with a resumable checkpoint: a run started in the
+    background ignores SIGINT, so ``kill`` is how it is stopped. Returns the handler to restore (None off the main
+    thread, where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 class Trainer(RunFiles):
@@ -208,6 +227,13 @@ class Trainer(RunFiles):
         model.load_state_dict(self.inference_state())
         model.to(self.device).eval()
         res = validate_sets(model, self.config, self.val_sets, self.device, self.opts.val_max)
+        if res.changed:  # gains against another baseline do not rank against these: 'best' starts again
+            self.best_gain = self.best_psnr = -math.inf
+            if self.dist.main:
+                log.warning(
+                    "validation changed since the last leg: %s; best.safetensors is chosen again from here",
+                    ", ".join(res.changed),
+                )
         if self.dist.main:
             log.info("step %d validation: %s", self.step, res.describe())
         return res
@@ -272,9 +298,11 @@ class Trainer(RunFiles):
         o = self.opts
         t0 = time.perf_counter()
         start = self.step
-        interrupted = timed_out = False
+        interrupted: bool | int = False
+        timed_out = False
         if self.dist.main and start == 0 and o.init and not self.history:
             self.validate_start()
+        previous = _term_interrupts()
         try:
             while self.step < o.steps:
                 loss = self.train_step()
@@ -305,11 +333,13 @@ class Trainer(RunFiles):
                         self.progress({**row, "start": start, "total": o.steps})
                 if timed_out:
                     break
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as e:
+            interrupted = 143 if isinstance(e, Terminated) else 130
             if self.dist.main:
                 self.save_last()
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             self.batches.close()
             if self.dist.world > 1:
                 import torch.distributed as dist
@@ -318,7 +348,7 @@ class Trainer(RunFiles):
                     dist.destroy_process_group()
         return {
             "steps": self.step,
-            "interrupted": interrupted,
+            "interrupted": interrupted,  # False, or the exit status it calls for (130 Ctrl-C, 143 SIGTERM)
             "timed_out": timed_out and self.step < o.steps,
             "best_psnr": self.best_psnr,
             "best_gain": self.best_gain,

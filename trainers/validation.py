@@ -28,6 +28,7 @@ class ValSet:
     pairs: list[Pair]
     input_psnr: float | None = None
     input_ssim: float | None = None
+    resumed_input: float | None = None  # the input PSNR the run's previous leg measured, checked on resume
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ValResult:
     """Per-set output scores and their means; ``gain`` (mean PSNR gain over sets) ranks checkpoints."""
 
     sets: dict[str, dict[str, float]] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)  # sets whose pairs differ from the previous leg's
 
     @property
     def psnr(self) -> float:
@@ -100,6 +102,8 @@ def validate_sets(
         p, ss, ip, iss = score_pairs(d.process, s.pairs[:limit], with_input=s.input_psnr is None)
         if s.input_psnr is None:
             s.input_psnr, s.input_ssim = ip, iss
+            if s.resumed_input is not None and abs(ip - s.resumed_input) > 1e-6:
+                res.changed.append(f"{s.name} (input {s.resumed_input:.2f} -> {ip:.2f} dB)")
         res.sets[s.name] = {
             "psnr": p,
             "ssim": ss,

@@ -192,11 +192,11 @@ def _announce(trainer: Any, out: Path) -> None:
 
 
 def _report(result: dict[str, Any], steps: int, out: Path, quiet: bool) -> None:
-    """The run's last line; exit 130 when Ctrl-C stopped it."""
+    """The run's last line; exit 130 when Ctrl-C stopped it, 143 when SIGTERM (``kill``) did."""
     last = out / "last.safetensors"
     if result["interrupted"]:
         click.echo(f"interrupted at step {result['steps']}; saved {last}; continue with --resume", err=True)
-        sys.exit(130)
+        sys.exit(int(result["interrupted"]))
     if result["timed_out"]:
         click.echo(
             f"time limit reached at step {result['steps']} of {steps}; saved {last}; continue with --resume", err=True
