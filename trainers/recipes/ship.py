@@ -52,10 +52,23 @@ def data_summary(data: str | None) -> str | None:
     return ", ".join(d if n == 1 else f"{d} x{n}" for d, n in counts.items())
 
 
+def measured_kernels(folder: Path) -> list[str]:
+    """The measured kernels a ``deblurcli synth`` set was blurred with (``pairs.json``), e.g. ['levin09_k1']."""
+    side = folder / "pairs.json"
+    if not side.is_file():
+        return []
+    pairs = json.loads(side.read_text()).get("pairs", [])
+    return sorted(
+        {str(p.get("kernel_source", ""))[5:] for p in pairs if str(p.get("kernel_source")).startswith("real:")}
+    )
+
+
 def score(deblurrer: Any, folder: Path) -> dict:
     rows, _ = evaluate(find_pairs(folder, split="test"), [("model", deblurrer)])
     s = {r["label"]: r for r in summarise(rows, ["input", "model"])}
+    kernels = measured_kernels(folder)
     return {
+        **({"kernels": kernels} if kernels else {}),
         "pairs": len(rows),
         "input_psnr": s["input"]["psnr_mean"],
         "input_ssim": s["input"]["ssim_mean"],
