@@ -49,6 +49,20 @@ def test_data_summary_counts_oversampled_sets():
     assert data_summary(None) is None
 
 
+def test_the_card_names_the_measured_kernels_of_a_synthetic_set(tmp_path):
+    """ship.py records which measured kernels blurred a `deblurcli synth` set (its pairs.json), so the model card
+    can say what the camera-shake numbers were measured on; a folder without pairs.json records none."""
+    sys.path.insert(0, str(SHIP.parent))
+    try:
+        from ship import measured_kernels
+    finally:
+        sys.path.remove(str(SHIP.parent))
+    pairs = [{"kernel_source": s} for s in ("real:levin09_k2", "trajectory", "real:levin09_k1", "real:levin09_k2")]
+    (tmp_path / "pairs.json").write_text(json.dumps({"mode": "shake", "pairs": pairs}))
+    assert measured_kernels(tmp_path) == ["levin09_k1", "levin09_k2"]
+    assert measured_kernels(DATA / "reds") == []
+
+
 def test_a_model_below_the_bar_is_refused_and_nothing_is_touched(tiny_weights, tmp_path):
     out = tmp_path / "weights" / "nafnet-tiny.safetensors"
     out.parent.mkdir()

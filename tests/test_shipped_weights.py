@@ -88,6 +88,21 @@ def test_readme_model_cards_carry_the_shipped_numbers():
     assert r.returncode == 0, r.stderr
 
 
+def test_every_card_was_scored_on_kernels_the_training_mix_never_draws():
+    """A shipped card's camera-shake numbers name their measured kernels (ship.py, from the set's pairs.json), and
+    none of them is one of the kernels the cross-kind mix draws (USRNet's 12, two of which are Levin's k7, k8)."""
+    kernels = SHARED / "data" / "kernels"
+    train = [np.load(k) for k in kernels.glob("kernels12_*.npy")]
+    for path in SHIPPED:
+        card = json.loads(path.with_suffix(".json").read_text())
+        shake = card.get("validation_suite", {}).get("shake")
+        if shake is None:
+            continue
+        assert shake["kernels"], path.name
+        for name in shake["kernels"]:
+            assert not any(same_kernel(np.load(kernels / f"{name}.npy"), t) for t in train), (path.name, name)
+
+
 def test_models_lists_the_shipped_weights():
     r = run("models", "--json")
     rows = {(row["name"], row["variant"]): row for row in json.loads(r.output)}
