@@ -497,17 +497,26 @@ def test_kill_stops_a_background_run_with_a_checkpoint_that_resumes(tmp_path):
 
 def test_a_validation_set_rebuilt_between_legs_is_measured_again(tmp_path, caplog):
     """Resuming re-measures each set's blurry input: a set rebuilt between legs gets its own baseline (not the old
-    one), the run says so, and best.safetensors is chosen again from the new scores."""
+    one), the run says so, and best.safetensors is chosen again from the new scores. A leg in between that stops
+    before it validates passes the old baseline on, so the change is still seen."""
     val = tmp_path / "val" / "clip"
     shutil.copytree(REDS_SMALL / "val_or_test_000", val)
     t = Trainer(opts(tmp_path / "r", 4, data=[REDS_SMALL / "train_000"], val=[val], val_every=2, val_max=2))
     t.run()
     before = t.val_sets[0].input_psnr
+
+    def stop_at_5(row):
+        if row["step"] == 5:
+            raise KeyboardInterrupt
+
+    t = Trainer(opts(tmp_path / "r", 8, data=[REDS_SMALL / "train_000"], val=[val], val_every=2, val_max=2,
+                     resume=True), progress=stop_at_5)  # fmt: skip
+    assert t.run()["steps"] == 5 and t.val_sets[0].input_psnr is None  # this leg never validated
     blur = sorted((val / "blur").iterdir())[0]
     mixed = (read_image(blur).astype(np.float32) + read_image(val / "sharp" / blur.name)) / 2
     cv2.imwrite(str(blur), mixed.round().astype(np.uint8)[:, :, ::-1])  # the rebuilt set: one pair half as blurred
     with caplog.at_level(logging.WARNING, logger="deblurcli"):
-        t = Trainer(opts(tmp_path / "r", 6, data=[REDS_SMALL / "train_000"], val=[val], val_every=2, val_max=2,
+        t = Trainer(opts(tmp_path / "r", 8, data=[REDS_SMALL / "train_000"], val=[val], val_every=2, val_max=2,
                          resume=True))  # fmt: skip
         t.run()
     after = t.val_sets[0].input_psnr

@@ -128,7 +128,12 @@ class RunFiles:
             "step": self.step,
             "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
             "best_gain": self.best_gain if math.isfinite(self.best_gain) else None,
-            "val_inputs": {s.name: (s.input_psnr, s.input_ssim) for s in self.val_sets if s.input_psnr is not None},
+            # a leg that ends before it validates passes on the input scores it resumed with
+            "val_inputs": {
+                s.name: (s.input_psnr, s.input_ssim) if s.input_psnr is not None else (s.resumed_input, None)
+                for s in self.val_sets
+                if s.input_psnr is not None or s.resumed_input is not None
+            },
             "param_groups": groups,
             "options": self.opts.to_json(),
             "world": self.dist.world,
