@@ -24,6 +24,7 @@ STAGES = [
     "gpu-ft",
     "smooth-ft",
     "smooth-restart",
+    "smooth-restart2",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -76,6 +77,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "cap-deep",
         "smooth-ft",
         "smooth-restart",
+        "smooth-restart2",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -132,6 +134,12 @@ def test_the_restart_trains_smooth_ft_again_on_the_same_data(tmp_path):
     assert values(restart, "--init") == [str(tmp_path / "runs" / "smooth-ft" / "last.safetensors")]
     assert values(restart, "--seed") != values(ft, "--seed") and values(restart, "--lr") == values(ft, "--lr")
     assert values(restart, "--out") == [str(tmp_path / "runs" / "smooth-restart")]
+    again, _ = recipe_args(tmp_path, "smooth-restart2")  # and once more, from smooth-restart, on a longer cosine
+    assert Counter(values(again, "--data")) == Counter(values(ft, "--data"))
+    assert values(again, "--val") == values(ft, "--val")
+    assert values(again, "--init") == [str(tmp_path / "runs" / "smooth-restart" / "last.safetensors")]
+    assert values(again, "--seed") not in (values(ft, "--seed"), values(restart, "--seed"))
+    assert int(values(again, "--steps")[0]) > int(values(restart, "--steps")[0])
 
 
 def test_the_capacity_runs_differ_only_in_variant_and_steps(tmp_path):

@@ -2,7 +2,7 @@
 # The training runs behind the shipped weights (model cards in README.md; history in CHANGELOG.md).
 #   bash trainers/recipes/shipped_train.sh STAGE [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
 # STAGE, for the shipped NAFNet-small, in order: nafnet-real -> nafnet-real-ft -> nafnet-cross -> cap-small -> gpu-ft
-#   -> soup (cap-small and gpu-ft averaged) -> smooth-ft -> smooth-restart.
+#   -> soup (cap-small and gpu-ft averaged) -> smooth-ft -> smooth-restart -> smooth-restart2.
 #   nafnet-real and nafnet-real-ft train on the "real mix" (TRAINDATA from shipped_data.sh) and validate on the
 #   held-out REDS clip; nafnet-cross fine-tunes on the cross-kind mix and validation suite (TRAINDATA from
 #   cross_kind_data.sh: TRAINDATA/mix and TRAINDATA/val); gpu-ft trains on TRAINDATA/pack (gpu_pack.py, made if missing).
@@ -83,13 +83,18 @@ case $STAGE in
     SHAKE=smooth cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 17
           --steps 3800 --init "$R/smooth-ft/last.safetensors"); VAL_EVERY=950 ;;
+  smooth-restart2)  # smooth-restart trained again on the same mix: a 6000-step cosine, seed 18; the shipped run ran
+    # in four --time-limit/kill legs, resumed each time (re-running this resumes)
+    SHAKE=smooth cross_mix
+    ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 18
+          --steps 6000 --init "$R/smooth-restart/last.safetensors"); VAL_EVERY=1000 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
