@@ -32,12 +32,18 @@ SHAKE = ["bsds500", "urban100", "gopro_frames", "photos"]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
-def recipe_args(tmp_path, stage, runs=None):
+def fake_deblurcli(tmp_path, body, **env):
+    """A stand-in ``deblurcli`` (a shell script whose lines are ``body``) first on PATH: (its path, the environment
+    with PATH and ``env`` set), so a recipe's calls are recorded instead of run."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     fake = bin_dir / "deblurcli"
-    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done >> "$ARGS_LOG"\n')
+    fake.write_text("#!/bin/sh\n" + body)
     fake.chmod(0o755)
+    return fake, dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env)
+
+
+def recipe_args(tmp_path, stage, runs=None):
     shared, train = tmp_path / "shared", tmp_path / "traindata"
     for d in (
         "shake",
@@ -52,7 +58,10 @@ def recipe_args(tmp_path, stage, runs=None):
     ):
         (train / d).mkdir(parents=True, exist_ok=True)
     log = tmp_path / f"{stage}.args"
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log), PYTHON=str(fake))
+    fake, env = fake_deblurcli(
+        tmp_path, 'for a in "$@"; do printf "%s\\n" "$a"; done >> "$ARGS_LOG"\n', ARGS_LOG=str(log)
+    )
+    env["PYTHON"] = str(fake)
     runs = runs or tmp_path / "runs"
     r = subprocess.run(
         ["bash", str(RECIPE), stage, str(shared), str(train), str(runs)], env=env, capture_output=True, text=True
@@ -207,18 +216,15 @@ def test_the_uptimus_stage_converts_the_study_checkpoint_first(tmp_path):
 
 def run_study_train(tmp_path, **env_extra):
     """study_train.sh all with a fake deblurcli that writes each call's arguments to ARGS_DIR/ARCH."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(parents=True)
-    fake = bin_dir / "deblurcli"
-    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > "$ARGS_DIR/$2"\n')
-    fake.chmod(0o755)
     pack = tmp_path / "pack"
     for d in ("bsds500", "real_reds_train_000", "gopro240"):
         (pack / d).mkdir(parents=True)
     (pack / "COMPOSITION").write_text("total 0\n")
     log = tmp_path / "args"
     log.mkdir()
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_DIR=str(log), **env_extra)
+    _, env = fake_deblurcli(
+        tmp_path, 'for a in "$@"; do printf "%s\\n" "$a"; done > "$ARGS_DIR/$2"\n', ARGS_DIR=str(log), **env_extra
+    )
     r = subprocess.run(
         ["bash", str(ROOT / "trainers/recipes/study_train.sh"), "all", str(pack), str(tmp_path / "runs"), "--val", "V"],
         env=env,
@@ -302,14 +308,9 @@ def test_every_recipe_script_parses(script):
 def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_path):
     """cross_kind_data.sh PART=smooth: only TRAINDATA/smooth, four synth calls on --trajectory smooth, each with
     the kernel sizes and camera of its counterpart in the mix (which stays on the shipped weights' fine paths)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "deblurcli"
-    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$*" >> "$ARGS_LOG"\n')
-    fake.chmod(0o755)
     script = ROOT / "trainers" / "recipes" / "cross_kind_data.sh"
     log = tmp_path / "calls"
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log), JOBS="1")
+    _, env = fake_deblurcli(tmp_path, 'printf "%s\\n" "$*" >> "$ARGS_LOG"\n', ARGS_LOG=str(log), JOBS="1")
     out = tmp_path / "traindata"
     r = subprocess.run(["bash", str(script), "S", str(out)], env={**env, "PART": "smooth"}, capture_output=True)
     assert r.returncode == 0, r.stderr
@@ -378,14 +379,6 @@ def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_
 def test_the_shipped_mix_draws_camera_shake_only_from_the_folders_it_was_built_from(tmp_path):
     """shipped_data.sh's camera-shake set was built when sharp/ held the GoPro test frames and the photos; BSDS500
     (whose test split is the validation suite's camera-shake set) and Urban100 came later and stay out of a rerun."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "deblurcli"  # records each call and, for the camera-shake call, the images its source holds
-    fake.write_text(
-        '#!/bin/sh\nprintf "%s\\n" "$*" >> "$ARGS_LOG"\n'
-        'case "$3" in */shake) (cd "$2" && find . -type f | sort) >> "$ARGS_LOG.src";; esac\n'
-    )
-    fake.chmod(0o755)
     shared, out = tmp_path / "S", tmp_path / "traindata"
     for f in (
         "sharp/bsds500/test_1.jpg",
@@ -398,7 +391,12 @@ def test_the_shipped_mix_draws_camera_shake_only_from_the_folders_it_was_built_f
         (shared / f).parent.mkdir(parents=True, exist_ok=True)
         (shared / f).write_bytes(b"x")
     log = tmp_path / "calls"
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", ARGS_LOG=str(log))
+    _, env = fake_deblurcli(  # records each call and, for the camera-shake call, the images its source holds
+        tmp_path,
+        'printf "%s\\n" "$*" >> "$ARGS_LOG"\n'
+        'case "$3" in */shake) (cd "$2" && find . -type f | sort) >> "$ARGS_LOG.src";; esac\n',
+        ARGS_LOG=str(log),
+    )
     script = ROOT / "trainers" / "recipes" / "shipped_data.sh"
     r = subprocess.run(["bash", str(script), str(shared), str(out)], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
