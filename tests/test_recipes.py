@@ -25,6 +25,7 @@ STAGES = [
     "smooth-ft",
     "smooth-restart",
     "smooth-restart2",
+    "gpu-soup-ft",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -87,6 +88,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "smooth-ft",
         "smooth-restart",
         "smooth-restart2",
+        "gpu-soup-ft",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -202,6 +204,44 @@ def test_the_shipped_soup_averages_the_cpu_and_gpu_fine_tunes(tmp_path):
         "-o",
         str(runs / "soup" / "last.safetensors"),
     ]
+
+
+def test_the_gpu_kit_stage_trains_smooth_restart2_on_the_kit_with_the_shake_it_draws(tmp_path):
+    """gpu-kit: gpu_job.sh on TRAINDATA/kit, from smooth-restart2, at batch 64; the GPU soup averages its step 2000
+    with smooth-restart2, and the CPU stage after it fine-tunes the soup on the cross mix."""
+    kit = tmp_path / "traindata" / "kit"
+    for d in ("sharp/bsds500", "real/r", "val/patches_0372"):
+        (kit / d).mkdir(parents=True)
+    (kit / "sharp" / "bsds500" / "a.jpg").write_bytes(b"x")
+    (kit / "SHAKE").write_text("bsds500 2\n")
+    (kit / "MIX").write_text("real/r 3\n")
+    args, _ = recipe_args(tmp_path, "gpu-kit")
+    runs = tmp_path / "runs"
+    synth = args[args.index("synth") :]
+    assert synth[synth.index("--per-image") + 1] == "2" and synth[synth.index("--trajectory") + 1] == "smooth"
+    assert values(args, "--kernels") == [str(kit / "kernels")]
+    train = args[args.index("train") :]
+    assert values(train, "--init") == [str(runs / "smooth-restart2" / "last.safetensors")]
+    assert values(train, "--batch") == ["64"] and values(train, "--steps") == ["2800"]
+    assert values(train, "--lr") == ["2e-4"] and values(train, "--val") == [str(kit / "val" / "patches_0372")]
+    assert values(train, "--data") == [str(kit / "real" / "r")] * 3  # the fake synth drew no shake folders
+    assert values(train, "--out") == [str(runs / "gpu-kit")]
+    soup, _ = recipe_args(tmp_path, "gpu-soup")
+    assert soup == [
+        "trainers/recipes/soup.py",
+        str(runs / "smooth-restart2" / "last.safetensors"),
+        str(runs / "gpu-kit" / "export" / "step2000.safetensors"),
+        "--weight",
+        "0.5",
+        "--weight",
+        "0.5",
+        "-o",
+        str(runs / "gpu-soup" / "last.safetensors"),
+    ]
+    ft, _ = recipe_args(tmp_path, "gpu-soup-ft")
+    again, _ = recipe_args(tmp_path, "smooth-restart2")
+    assert Counter(values(ft, "--data")) == Counter(values(again, "--data"))
+    assert values(ft, "--init") == [str(runs / "gpu-soup" / "last.safetensors")]
 
 
 def test_the_uptimus_stage_converts_the_study_checkpoint_first(tmp_path):

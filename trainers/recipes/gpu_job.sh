@@ -12,6 +12,7 @@
 #    run's history.csv.
 # Runs anywhere (CPU too, for testing: pass --device cpu and a few --steps).
 set -euo pipefail
+shopt -s nullglob  # a source with no images adds no folder
 KIT=$1; RUN=$2; EXPORT=$3; shift 3
 PY=${PYTHON:-python3}
 DEBLUR=("$PY" -m deblurcli)

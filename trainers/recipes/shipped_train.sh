@@ -88,13 +88,30 @@ case $STAGE in
     SHAKE=smooth cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 18
           --steps 6000 --init "$R/smooth-restart/last.safetensors"); VAL_EVERY=1000 ;;
+  gpu-kit)  # smooth-restart2 trained on one GPU (an H200, bf16 autocast, channels-last, batch 64) on the cross-kind mix
+    # rebuilt there: gpu_kit.py packs the real pairs and the sharp camera-shake sources (46 MiB, made if missing), and
+    # gpu_job.sh draws 3,816 smooth-path shake pairs on the machine's cores (CORES=16 and SEED=40 give the shipped
+    # draws) and trains, exporting each checkpoint as fp16 weights (RUNS/gpu-kit/export/stepN.safetensors). The
+    # shipped run: --device cuda --time-limit 385s (stopped at step 2205) and a --resume to 2800, 8.5 minutes of
+    # training; it started from smooth-restart2's shipped fp16 file
+    K=$T/kit; [ -d "$K" ] || ${PYTHON:-python} trainers/recipes/gpu_kit.py "$D" "$T" "$K"
+    INIT=${INIT:-$R/smooth-restart2/last.safetensors} exec bash trainers/recipes/gpu_job.sh "$K" "$R/gpu-kit" \
+      "$R/gpu-kit/export" --lr 2e-4 --warmup 100 --steps 2800 --save-every 500 --val-every 500 "$@" ;;
+  gpu-soup)  # smooth-restart2 and gpu-kit's step 2000 averaged 0.5 : 0.5: gpu-kit alone gains on camera shake and
+    # GoPro-style blur but loses on REDS; of the shares scored (README card) this soup is the one better on every kind
+    exec ${PYTHON:-python} trainers/recipes/soup.py "$R/smooth-restart2/last.safetensors" \
+      "$R/gpu-kit/export/step2000.safetensors" --weight 0.5 --weight 0.5 -o "$R/gpu-soup/last.safetensors" ;;
+  gpu-soup-ft)  # the GPU soup fine-tuned on the CPU on the cross-kind mix (camera shake on smooth paths)
+    SHAKE=smooth cross_mix
+    ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 21
+          --steps 2400 --init "$R/gpu-soup/last.safetensors"); VAL_EVERY=600 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
