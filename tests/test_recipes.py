@@ -238,6 +238,12 @@ def test_the_gpu_kit_stage_trains_smooth_restart2_on_the_kit_with_the_shake_it_d
         "-o",
         str(runs / "gpu-soup" / "last.safetensors"),
     ]
+    last, _ = recipe_args(tmp_path, "gpu-soup2")  # what ships: the CPU fine-tune and the GPU run's end, averaged
+    assert last[1:3] == [
+        str(runs / "gpu-soup-ft" / "last.safetensors"),
+        str(runs / "gpu-kit" / "export" / "step2800.safetensors"),
+    ]
+    assert last[-1] == str(runs / "gpu-soup2" / "last.safetensors")
     ft, _ = recipe_args(tmp_path, "gpu-soup-ft")
     again, _ = recipe_args(tmp_path, "smooth-restart2")
     assert Counter(values(ft, "--data")) == Counter(values(again, "--data"))

@@ -2,7 +2,8 @@
 # The training runs behind the shipped weights (model cards in README.md; history in CHANGELOG.md).
 #   bash trainers/recipes/shipped_train.sh STAGE [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
 # STAGE, for the shipped NAFNet-small, in order: nafnet-real -> nafnet-real-ft -> nafnet-cross -> cap-small -> gpu-ft
-#   -> soup (cap-small and gpu-ft averaged) -> smooth-ft -> smooth-restart -> smooth-restart2.
+#   -> soup (cap-small and gpu-ft averaged) -> smooth-ft -> smooth-restart -> smooth-restart2 -> gpu-kit (on a GPU)
+#   -> gpu-soup (smooth-restart2 and gpu-kit averaged) -> gpu-soup-ft -> gpu-soup2 (gpu-soup-ft and gpu-kit averaged).
 #   nafnet-real and nafnet-real-ft train on the "real mix" (TRAINDATA from shipped_data.sh) and validate on the
 #   held-out REDS clip; nafnet-cross fine-tunes on the cross-kind mix and validation suite (TRAINDATA from
 #   cross_kind_data.sh: TRAINDATA/mix and TRAINDATA/val); gpu-ft trains on TRAINDATA/pack (gpu_pack.py, made if missing).
@@ -105,13 +106,17 @@ case $STAGE in
     SHAKE=smooth cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 21
           --steps 2400 --init "$R/gpu-soup/last.safetensors"); VAL_EVERY=600 ;;
+  gpu-soup2)  # the shipped weights: gpu-soup-ft (CPU) and gpu-kit's last step (GPU) averaged 0.5 : 0.5; the
+    # CPU fine-tune gained on REDS and GoPro-style blur and gave back camera shake, which the GPU run holds (README)
+    exec ${PYTHON:-python} trainers/recipes/soup.py "$R/gpu-soup-ft/last.safetensors" \
+      "$R/gpu-kit/export/step2800.safetensors" --weight 0.5 --weight 0.5 -o "$R/gpu-soup2/last.safetensors" ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
