@@ -114,8 +114,9 @@ ABOUT: dict[str, dict[str, Any]] = {
         "fine-tuned from the study's own checkpoint (`Uptimus.pth`, which scores 23.33 dB / 0.6884 on "
         "the validation clip, below the blurry input). It was trained on the earlier real mix only and "
         "scored on the same validation suite as the default (`TRAINDATA/val`, built by `cross_kind_data.sh`): it gains less than the default on every "
-        "kind (the two cards' tables), takes about three times as long per frame on a CPU (1.45 s per 720p frame "
-        "against the default's 0.43-0.55 s, scored the same day with nothing else running), and makes the GoPro "
+        "kind (the two cards' tables), takes about three times as long per frame on a CPU (1.23 s per megapixel "
+        "against the default's 0.41 in one `deblurcli eval -m nafnet,uptimus` run on the REDS clip, nothing else "
+        "running, 2026-11-27), and makes the GoPro "
         "clip GOPR0374 slightly worse.",
         "architecture": "Uptimus, a Uformer-style U-shaped transformer (Wang et al. 2022): base width 24, "
         "LeWin blocks (8x8 window attention with 2 heads, a depthwise-convolution feed-forward) "
