@@ -23,19 +23,19 @@ mkdir -p "$M" "$T/val"
 run() { if [ "$JOBS" -gt 1 ]; then "$@" & while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done; else "$@"; fi; }
 
 # Camera shake through the camera model (saturated highlights, rotation, Poisson-Gaussian noise, tone curve, JPEG),
-# kernel lengths at each source's scale: 481x321 photos up to ~35 px, 720p GoPro frames 5-41 px, 1024 px urban
-# scenes and photos up to 61 px (handheld photos blur up to ~60 px). OUT TRAJECTORY FIRST_SEED (seeds FIRST..FIRST+3).
+# kernel lengths at each source's scale (shake_camera.sh, which gpu_job.sh shares). OUT TRAJECTORY FIRST_SEED (seeds
+# FIRST..FIRST+3).
+. "$(dirname "$0")/shake_camera.sh"
 shake_sources() {
-  local O=$1 S=$3 SH=(--kernels "$T/kernels/train" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4
-                      --trajectory "$2")
-  run deblurcli synth "$D/sharp/bsds500" "$O/bsds500" --exclude 'test_*' --per-image 10 --kernel-size 7-35 \
-    "${SH[@]}" --seed "$S" --force
-  run deblurcli synth "$D/sharp/urban100" "$O/urban100" --per-image 12 --crop 320 --kernel-size 9-61 \
-    "${SH[@]}" --seed $((S + 1)) --force
-  run deblurcli synth "$D/sharp/gopro_test_frames" "$O/gopro_frames" --per-image 12 --crop 320 --kernel-size 5-41 \
-    "${SH[@]}" --seed $((S + 2)) --force
-  run deblurcli synth "$D/sharp/photos" "$O/photos" --per-image 8 --crop 320 --kernel-size 7-61 \
-    "${SH[@]}" --seed $((S + 3)) --force
+  local O=$1 S=$3 SH=(--kernels "$T/kernels/train" "${SHAKE_CAMERA[@]}" --trajectory "$2")
+  run deblurcli synth "$D/sharp/bsds500" "$O/bsds500" --exclude 'test_*' --per-image 10 \
+    --kernel-size "${SHAKE_KSIZE[bsds500]}" "${SH[@]}" --seed "$S" --force
+  run deblurcli synth "$D/sharp/urban100" "$O/urban100" --per-image 12 --crop "${SHAKE_CROP[urban100]}" \
+    --kernel-size "${SHAKE_KSIZE[urban100]}" "${SH[@]}" --seed $((S + 1)) --force
+  run deblurcli synth "$D/sharp/gopro_test_frames" "$O/gopro_frames" --per-image 12 --crop "${SHAKE_CROP[gopro_frames]}" \
+    --kernel-size "${SHAKE_KSIZE[gopro_frames]}" "${SH[@]}" --seed $((S + 2)) --force
+  run deblurcli synth "$D/sharp/photos" "$O/photos" --per-image 8 --crop "${SHAKE_CROP[photos]}" \
+    --kernel-size "${SHAKE_KSIZE[photos]}" "${SH[@]}" --seed $((S + 3)) --force
 }
 # The same sources again on --trajectory smooth paths (blur at the kernel's scale, like measured shake; README,
 # synth), new seeds: OUT/smooth, which the smooth-ft stage trains on in place of the mix's four shake folders

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU stage on a rented machine, from a kit made by gpu_kit.py (README, "A GPU stage on a synthesized mix").
+# One GPU stage on a rented machine, from a kit made by gpu_kit.py (README, "A GPU stage on a mix drawn on the GPU machine").
 #   bash trainers/recipes/gpu_job.sh KIT RUN EXPORT [extra deblurcli train flags...]
 # 1. draws the camera-shake pairs from KIT/sharp with deblurcli synth (the smooth-path flags of cross_kind_data.sh's
 #    shake; KIT/SHAKE gives the pairs per image), one process per CPU core, each on a shard with its own seed
@@ -22,9 +22,9 @@ mkdir -p "$EXPORT" "$RUN"
 SYN=$RUN/shake
 t0=$(date +%s)
 
-# 1. camera shake: shard each source's images over the cores (a shard is a folder of links)
-declare -A KSIZE=([bsds500]=7-35 [urban100]=9-61 [gopro_frames]=5-41 [photos]=7-61)
-declare -A CROP=([bsds500]= [urban100]=320 [gopro_frames]=320 [photos]=320)
+# 1. camera shake: shard each source's images over the cores (a shard is a folder of links), drawn with the camera
+#    and kernel sizes of the mix made here (shake_camera.sh)
+. "$(dirname "$0")/shake_camera.sh"
 if [ ! -f "$SYN/DONE" ]; then
   rm -rf "$SYN"; mkdir -p "$SYN"
   k=0
@@ -34,10 +34,9 @@ if [ ! -f "$SYN/DONE" ]; then
       shard=$SYN/src/$source/$s; mkdir -p "$shard"
       for ((i = s; i < ${#files[@]}; i += CORES)); do ln -s "$(realpath "${files[$i]}")" "$shard/"; done
       [ -n "$(ls -A "$shard")" ] || continue
-      CROPARG=(); [ -n "${CROP[$source]}" ] && CROPARG=(--crop "${CROP[$source]}")
-      "${DEBLUR[@]}" synth "$shard" "$SYN/$source/$s" --per-image "$per" --kernel-size "${KSIZE[$source]}" \
-        "${CROPARG[@]}" --kernels "$KIT/kernels" --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4 \
-        --trajectory smooth --seed $((SEED * 1000 + k)) --force > "$SYN/$source.$s.log" 2>&1 &
+      CROPARG=(); [ -n "${SHAKE_CROP[$source]}" ] && CROPARG=(--crop "${SHAKE_CROP[$source]}")
+      "${DEBLUR[@]}" synth "$shard" "$SYN/$source/$s" --per-image "$per" --kernel-size "${SHAKE_KSIZE[$source]}" \
+        "${CROPARG[@]}" --kernels "$KIT/kernels" "${SHAKE_CAMERA[@]}" --trajectory smooth --seed $((SEED * 1000 + k)) --force > "$SYN/$source.$s.log" 2>&1 &
       k=$((k + 1))
       while [ "$(jobs -rp | wc -l)" -ge "$CORES" ]; do wait -n; done
     done
