@@ -26,6 +26,7 @@ STAGES = [
     "smooth-restart",
     "smooth-restart2",
     "gpu-soup-ft",
+    "shake-ft",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -89,6 +90,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "smooth-restart",
         "smooth-restart2",
         "gpu-soup-ft",
+        "shake-ft",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -248,6 +250,19 @@ def test_the_gpu_kit_stage_trains_smooth_restart2_on_the_kit_with_the_shake_it_d
     again, _ = recipe_args(tmp_path, "smooth-restart2")
     assert Counter(values(ft, "--data")) == Counter(values(again, "--data"))
     assert values(ft, "--init") == [str(runs / "gpu-soup" / "last.safetensors")]
+
+
+def test_the_shake_stage_lists_the_camera_shake_folders_twice_and_nothing_else_more(tmp_path):
+    """shake-ft: the smooth cross mix with its four camera-shake folders listed twice (about 62% of samples instead
+    of 45%), every other folder as often as before, from the shipped gpu-soup2."""
+    shake, _ = recipe_args(tmp_path, "shake-ft")
+    base, _ = recipe_args(tmp_path, "gpu-soup-ft")
+    smooth = tmp_path / "traindata" / "smooth"
+    a, b = Counter(values(shake, "--data")), Counter(values(base, "--data"))
+    assert {d: a[str(smooth / d)] for d in SHAKE} == {d: 2 * b[str(smooth / d)] for d in SHAKE} == {d: 2 for d in SHAKE}
+    assert {k: v for k, v in a.items() if "/smooth/" not in k} == {k: v for k, v in b.items() if "/smooth/" not in k}
+    assert values(shake, "--init") == [str(tmp_path / "runs" / "gpu-soup2" / "last.safetensors")]
+    assert values(shake, "--val") == values(base, "--val") and values(shake, "--seed") != values(base, "--seed")
 
 
 def test_the_uptimus_stage_converts_the_study_checkpoint_first(tmp_path):
