@@ -416,7 +416,8 @@ def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_
     assert sorted(p.name for p in (out / "kernels/train").iterdir()) == ["kernels12_k1.npy"]
     calls = log.read_text().splitlines()
     camera = (
-        f"--kernels {out}/kernels/train --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4 --trajectory"
+        f"--kernels {out}/kernels/train --real-fraction 0.25 --noise 0.02 --jpeg 70-98 --jpeg-prob 0.4 --kernel-offset keep "
+        "--trajectory"
     )
     fine = [
         f"synth {shared}/sharp/bsds500 {out}/mix/bsds500 --exclude test_* --per-image 10 --kernel-size 7-35 "
@@ -431,6 +432,8 @@ def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_
     assert [c for c in calls if "/mix/" in c and "--trajectory" in c] == fine
     smooth = [c.replace("/mix/", "/smooth/").replace("fine --seed ", "smooth --seed 1") for c in fine]
     assert [c for c in calls if "/smooth/" in c] == smooth
+    (val,) = [c for c in calls if "/val/shake" in c]  # the validation set's measured kernels are centred (default)
+    assert "--kernel-offset" not in val and f"--kernels {out}/kernels/val --real-fraction 1" in val
     r = subprocess.run(
         ["bash", str(script), "S", str(out)], env={**env, "PART": "fine"}, capture_output=True, text=True
     )

@@ -9,6 +9,7 @@ import pytest
 from trainers.camera import boost_highlights, convolve, decode, encode
 from trainers.synth import (
     blur_with_kernel,
+    centre_kernel,
     linear_to_srgb,
     psnr_u8,
     random_kernel,
@@ -84,6 +85,52 @@ def test_plain_shake_pairs_carry_their_kernel(tmp_path):
         assert np.abs(again.astype(int) - blur.astype(int)).max() <= 1, p["name"]
         # really blurred (USRNet's kernel 1 is a tiny Gaussian, so only changed for real kernels)
         assert psnr_u8(blur, sharp) < (50 if p["kernel_source"] == "trajectory" else 80)
+
+
+def centre_of_mass(k):
+    ys, xs = np.mgrid[: k.shape[0], : k.shape[1]]
+    return (k * ys).sum() / k.sum() - (k.shape[0] - 1) / 2, (k * xs).sum() / k.sum() - (k.shape[1] - 1) / 2
+
+
+def test_measured_kernels_are_centred_by_mass():
+    """Levin et al.'s k6 is stored 3.3 and 2.9 px off centre: centred, it blurs in place; a centred kernel is kept."""
+    levin = np.load(SHARED / "data" / "kernels" / "levin09_k6.npy")
+    assert np.hypot(*centre_of_mass(levin)) > 4
+    for k in (levin, np.rot90(levin), np.pad(np.ones((1, 5)), ((2, 6), (7, 0)))):
+        c = centre_kernel(k)
+        assert c.shape[0] == c.shape[1] and c.shape[0] % 2 == 1 and c.min() >= 0
+        assert c.sum() == pytest.approx(1.0) and np.allclose(centre_of_mass(c), 0, atol=1e-9)
+        assert (c > 1e-12).sum() <= 2 * (k > 0).sum() + 2 * k.shape[0]  # moved, not smeared
+    box = np.zeros((7, 7))
+    box[2:5, 2:5] = 1 / 9
+    assert np.array_equal(centre_kernel(box), box)
+
+
+@pytest.mark.parametrize("offset", ["centre", "keep"])
+def test_an_off_centre_kernel_blurs_in_place_unless_kept(tmp_path, offset):
+    """A single off-centre dot is a pure shift: centred (the default), the "blurry" image is the sharp one;
+    kept as stored, it is the sharp image moved 2 and 3 px (in the quarter turn synth drew for it)."""
+    kdir = tmp_path / "k"
+    kdir.mkdir()
+    dot = np.zeros((11, 11))
+    dot[7, 8] = 1
+    np.save(kdir / "dot.npy", dot)
+    out = tmp_path / "o"
+    r = run("synth", DATA / "photos", out, "--kernels", kdir, "--real-fraction", "1", "--noise", "0", "--plain",
+            "--per-image", "1", "--limit", "1", "--kernel-offset", offset)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "pairs.json").read_text())
+    assert meta["kernel_offset"] == offset
+    p = meta["pairs"][0]
+    sharp, blur = (rgb(out / p["group"] / kind / p["name"]).astype(int) for kind in ("sharp", "blur"))
+    if offset == "centre":
+        assert np.abs(blur - sharp).max() <= 1
+    else:
+        (dy,), (dx,) = np.nonzero(np.load(out / p["kernel"]))
+        dy, dx = dy - 5, dx - 5
+        assert sorted((abs(dy), abs(dx))) == [2, 3]
+        moved = np.roll(sharp, (dy, dx), axis=(0, 1))
+        assert np.abs(blur - moved)[5:-5, 5:-5].max() <= 1 and np.abs(blur - sharp).max() > 50
 
 
 def test_camera_model_records_what_it_drew(tmp_path):

@@ -137,6 +137,36 @@ def random_path_kernel(
     return rasterise(traj, size, exposure=exposure), traj[: max(2, int(len(traj) * exposure))]
 
 
+def centre_kernel(kernel: np.ndarray) -> np.ndarray:
+    """``kernel`` (normalised) moved so its centre of mass is the array's centre: an odd, square array.
+
+    A measured kernel is stored wherever its camera path happened to lie (Levin et al.'s k6 is off by 3.3 and 2.9
+    px), so the image it blurs is also *shifted* against its sharp original: a shift no model can know from the
+    blurry image alone, which caps the PSNR of any deblurred result and teaches a model nothing. Random paths are
+    centred by mass already (:func:`rasterise`); this does the same for real kernels: a whole-pixel move and a
+    bilinear split for the fraction of a pixel, so the centre of mass lands exactly on the centre pixel.
+    """
+    k = np.asarray(kernel, dtype=np.float64)
+    k = k / k.sum()
+    h, w = k.shape
+    cy = float((k.sum(axis=1) * np.arange(h)).sum()) - (h - 1) / 2
+    cx = float((k.sum(axis=0) * np.arange(w)).sum()) - (w - 1) / 2
+    if abs(cy) < 1e-9 and abs(cx) < 1e-9 and h == w and h % 2:
+        return k
+    pad = int(np.ceil(max(abs(cy), abs(cx)))) + 1
+    size = max(h, w) + 2 * pad
+    size += 1 - size % 2
+    out = np.zeros((size, size))
+    oy, ox = (size - h) / 2 - cy, (size - w) / 2 - cx  # where k's top-left corner goes (fractional)
+    iy, ix = int(np.floor(oy)), int(np.floor(ox))
+    fy, fx = oy - iy, ox - ix
+    for dy, dx, wt in ((0, 0, (1 - fy) * (1 - fx)), (1, 0, fy * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 1, fy * fx)):
+        out[iy + dy : iy + dy + h, ix + dx : ix + dx + w] += wt * k
+    while size > 1 and not (out[0].any() or out[-1].any() or out[:, 0].any() or out[:, -1].any()):
+        out, size = out[1:-1, 1:-1], size - 2  # drop empty rings: the same kernel, cheaper to convolve
+    return out / out.sum()
+
+
 def load_kernels(folder: str | Path) -> list[tuple[str, np.ndarray]]:
     """Real kernels saved as .npy (2-D, non-negative); normalised to sum 1."""
     out = []
@@ -211,6 +241,7 @@ class ShakeOptions:
     real_fraction: float = 0.3
     size: tuple[int, int] = (7, 65)
     trajectory: str = "smooth"
+    centre_real: bool = True
     crop: int | None = None
     camera: Camera = Camera()
     include: str | None = None
@@ -229,7 +260,8 @@ def _load_sharp(path: Path) -> np.ndarray:
 def _draw_kernel(rng: np.random.Generator, o: ShakeOptions) -> tuple[np.ndarray, np.ndarray | None, str]:
     if o.kernels and rng.random() < o.real_fraction:
         kname, k = o.kernels[int(rng.integers(len(o.kernels)))]
-        return np.rot90(k, int(rng.integers(4))), None, f"real:{kname}"
+        k = np.rot90(k, int(rng.integers(4)))
+        return (centre_kernel(k) if o.centre_real else k), None, f"real:{kname}"
     k, traj = random_path_kernel(rng, *o.size, o.trajectory)
     return k, traj, "trajectory"
 

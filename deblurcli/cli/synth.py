@@ -47,6 +47,14 @@ from .common import fail, handle_errors
     show_default=True,
     help="Share of pairs blurred with a real kernel (with --kernels).",
 )
+@click.option(
+    "--kernel-offset",
+    type=click.Choice(["centre", "keep"]),
+    default="centre",
+    show_default=True,
+    help="Real kernels: centre each by its centre of mass, so the blurry image is not shifted against the sharp "
+    "one (a shift no model can see), or keep them as measured (rebuilds the shipped weights' training data).",
+)
 @click.option("--kernel-size", default="7-65", show_default=True, help="Trajectory kernel sizes, LO-HI pixels.")
 @click.option(
     "--trajectory",
@@ -163,6 +171,7 @@ def _shake(sharp: Path, out: Path, seed: int, rng: Any, o: dict[str, Any]) -> in
         real_fraction=o["real_fraction"],
         size=parse_window(o["kernel_size"]),
         trajectory=o["trajectory"],
+        centre_real=o["kernel_offset"] == "centre",
         crop=o["crop"],
         camera=cam,
         include=o["include"],
@@ -178,6 +187,7 @@ def _shake(sharp: Path, out: Path, seed: int, rng: Any, o: dict[str, Any]) -> in
         jpeg=o["jpeg"],
         kernels=str(kernels) if kernels else None,
         trajectory=o["trajectory"],
+        kernel_offset=o["kernel_offset"] if kernels else None,
         camera=dict(vars(cam)),
         include=o["include"],
         exclude=o["exclude"],

@@ -64,6 +64,9 @@ ${PYTHON:-python} "$(dirname "$0")/held_out_kernels.py" "$T/kernels/val" "$T/ker
 copy_pairs "$D/pairs/reds_train_001" "$T/val/reds/reds_train_001"
 copy_pairs "$D/pairs/gopro_avg_train/GOPR0374_11_00" "$T/val/gopro/GOPR0374_11_00"
 copy_pairs "$D/pairs/gopro_train_patches_0372" "$T/val/gopro/patches_0372"
+# Each measured kernel is centred by its centre of mass (synth's default --kernel-offset centre): stored as measured,
+# Levin's k6 shifted its blurry photos 4 px against their sharp originals, a shift no model can see, which capped the
+# set's PSNR (README, "The camera-shake set, centred").
 run deblurcli synth "$D/sharp/bsds500" "$T/val/shake" --include 'test_*' --per-image 1 --limit 24 \
   --kernels "$T/kernels/val" --real-fraction 1 --noise 0.01 --highlights 0.3 --seed 100 --trajectory fine --force
 
