@@ -27,6 +27,7 @@ STAGES = [
     "smooth-restart2",
     "gpu-soup-ft",
     "shake-ft",
+    "centred-ft",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -91,6 +92,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "smooth-restart2",
         "gpu-soup-ft",
         "shake-ft",
+        "centred-ft",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -366,6 +368,32 @@ def test_every_recipe_script_parses(script):
     assert r.returncode == 0, r.stderr
 
 
+def test_the_centred_part_draws_the_smooth_sources_again_with_centred_kernels(tmp_path):
+    """cross_kind_data.sh PART=centred: TRAINDATA/centred, the smooth part's four calls with new seeds and
+    --kernel-offset centre after the camera's keep (the last one given wins); the centred-ft stage trains on it in
+    place of TRAINDATA/smooth, from the shipped gpu-soup2, and builds it first when it is missing."""
+    script = ROOT / "trainers" / "recipes" / "cross_kind_data.sh"
+    logs = {}
+    for part in ("smooth", "centred"):
+        logs[part] = tmp_path / part
+        _, env = fake_deblurcli(tmp_path, 'printf "%s\\n" "$*" >> "$ARGS_LOG"\n', ARGS_LOG=str(logs[part]), JOBS="1")
+        r = subprocess.run(["bash", str(script), "S", str(tmp_path / "t")], env={**env, "PART": part}, capture_output=True)
+        assert r.returncode == 0, r.stderr
+    smooth, centred = (logs[p].read_text().splitlines() for p in ("smooth", "centred"))
+    assert [c.split()[2] for c in centred] == [str(tmp_path / "t" / "centred" / d) for d in SHAKE]
+    for a, b in zip(smooth, centred):
+        assert b.endswith("--force") and b.split("--kernel-offset keep --kernel-offset centre ")[1].startswith("--traj")
+        assert values(b.split(), "--seed") != values(a.split(), "--seed")
+        drop = lambda c: [w for w in c.replace(" --kernel-offset centre", "").split() if "smooth" not in w and "centred" not in w]
+        assert drop(a)[: drop(a).index("--seed")] == drop(b)[: drop(b).index("--seed")]
+    args, _ = recipe_args(tmp_path / "stage", "centred-ft")
+    train = tmp_path / "stage" / "traindata"
+    data = Counter(values(args, "--data"))
+    assert {d: data[str(train / "centred" / d)] for d in SHAKE} == {d: 1 for d in SHAKE}
+    assert not any("/smooth/" in d for d in data)
+    assert values(args, "--init") == [str(tmp_path / "stage" / "runs" / "gpu-soup2" / "last.safetensors")]
+
+
 def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_path):
     """cross_kind_data.sh PART=smooth: only TRAINDATA/smooth, four synth calls on --trajectory smooth, each with
     the kernel sizes and camera of its counterpart in the mix (which stays on the shipped weights' fine paths)."""
@@ -437,7 +465,7 @@ def test_the_smooth_data_part_builds_the_four_shake_sources_on_smooth_paths(tmp_
     r = subprocess.run(
         ["bash", str(script), "S", str(out)], env={**env, "PART": "fine"}, capture_output=True, text=True
     )
-    assert r.returncode == 2 and "PART must be all or smooth" in r.stderr
+    assert r.returncode == 2 and "PART must be all, smooth or centred" in r.stderr
 
 
 def test_the_shipped_mix_draws_camera_shake_only_from_the_folders_it_was_built_from(tmp_path):

@@ -7,6 +7,7 @@
 #   OUT/val/reds     pairs/reds_train_001, the held-out REDS clip (10 x 720p)
 #   OUT/val/gopro    pairs/gopro_avg_train/GOPR0374_11_00 (4 x 720p) + pairs/gopro_train_patches_0372 (30 crops)
 #   OUT/smooth/...   the mix's four camera-shake sources again on smooth paths (4,724 pairs; PART=smooth: only these)
+#   OUT/centred/...  PART=centred only: the same sources on smooth paths, measured kernels centred, new seeds
 #   OUT/val/shake    24 camera-shake pairs from sharp/bsds500/test_* and the 6 of Levin's 8 measured kernels that
 #                    the mix does not use, noise included
 # Nothing under OUT/val is in OUT/mix: those GoPro scenes, BSDS500's test split and Levin's k1-k6 stay out of it
@@ -16,7 +17,7 @@ set -euo pipefail
 D=${1:-../shared/data}
 T=${2:-traindata}
 JOBS=${JOBS:-2}
-PART=${PART:-all}  # all, or smooth: only OUT/smooth (the camera-shake sources on smooth paths, below)
+PART=${PART:-all}  # all; smooth: only OUT/smooth; centred: only OUT/centred (the shake sources again, below)
 M=$T/mix
 mkdir -p "$M" "$T/val"
 
@@ -24,10 +25,10 @@ run() { if [ "$JOBS" -gt 1 ]; then "$@" & while [ "$(jobs -rp | wc -l)" -ge "$JO
 
 # Camera shake through the camera model (saturated highlights, rotation, Poisson-Gaussian noise, tone curve, JPEG),
 # kernel lengths at each source's scale (shake_camera.sh, which gpu_job.sh shares). OUT TRAJECTORY FIRST_SEED (seeds
-# FIRST..FIRST+3).
+# FIRST..FIRST+3) [flags that replace the camera's, e.g. --kernel-offset centre].
 . "$(dirname "$0")/shake_camera.sh"
 shake_sources() {
-  local O=$1 S=$3 SH=(--kernels "$T/kernels/train" "${SHAKE_CAMERA[@]}" --trajectory "$2")
+  local O=$1 S=$3 SH=(--kernels "$T/kernels/train" "${SHAKE_CAMERA[@]}" "${@:4}" --trajectory "$2")
   run deblurcli synth "$D/sharp/bsds500" "$O/bsds500" --exclude 'test_*' --per-image 10 \
     --kernel-size "${SHAKE_KSIZE[bsds500]}" "${SH[@]}" --seed "$S" --force
   run deblurcli synth "$D/sharp/urban100" "$O/urban100" --per-image 12 --crop "${SHAKE_CROP[urban100]}" \
@@ -49,7 +50,18 @@ smooth_shake() {
   cat "$T/smooth/COMPOSITION"
 }
 if [ "$PART" = smooth ]; then smooth_shake; exit 0; fi
-[ "$PART" = all ] || { echo "PART must be all or smooth, not $PART" >&2; exit 2; }
+# The smooth sources once more with every measured kernel centred by mass (synth's default; the mix and OUT/smooth
+# keep the offsets the shipped weights trained on), new seeds: OUT/centred, for the centred-ft stage. Needs
+# OUT/kernels/train.
+if [ "$PART" = centred ]; then
+  mkdir -p "$T/centred"
+  shake_sources "$T/centred" smooth 23 --kernel-offset centre
+  wait
+  for d in "$T"/centred/*/; do echo "$(basename "$d") $(find "$d" -path '*/blur/*' -type f | wc -l)"; done \
+    > "$T/centred/COMPOSITION"
+  cat "$T/centred/COMPOSITION"; exit 0
+fi
+[ "$PART" = all ] || { echo "PART must be all, smooth or centred, not $PART" >&2; exit 2; }
 
 # --- the validation suite: one set per blur kind, never trained on ---
 copy_pairs() {  # SRC DST: a GoPro-layout copy (blur/ + sharp/)

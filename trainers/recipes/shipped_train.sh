@@ -26,9 +26,10 @@ real_mix() {
 # The cross-kind mix (cross_kind_data.sh), weighted by repetition to about 45% camera shake, 30% GoPro-style
 # averages, 20% REDS, 5% handheld 60 fps averages; validated on one set per blur kind, best by the mean gain.
 # SHAKE=smooth takes the four camera-shake folders from TRAINDATA/smooth (the same sources on smooth paths);
+# SHAKE=centred from TRAINDATA/centred (smooth paths, measured kernels centred: cross_kind_data.sh PART=centred);
 # SHAKE_REP=2 lists them twice (camera shake about 62% of samples).
 cross_mix() {
-  local M=$T/mix S=$T/mix; [ "${SHAKE:-fine}" = smooth ] && S=$T/smooth
+  local M=$T/mix S=$T/mix; [ "${SHAKE:-fine}" = smooth ] && S=$T/smooth; [ "${SHAKE:-fine}" = centred ] && S=$T/centred
   DATA=(); for ((k = 0; k < ${SHAKE_REP:-1}; k++)); do
     DATA+=(--data "$S/bsds500" --data "$S/urban100" --data "$S/gopro_frames" --data "$S/photos"); done
   rep 10 "$M/gopro240"; rep 50 "$M/real/GOPR0477_11_00"; rep 150 "$M/real/reds_train_000"
@@ -118,13 +119,20 @@ case $STAGE in
     SHAKE=smooth SHAKE_REP=2 cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 23
           --steps 4000 --init "$R/gpu-soup2/last.safetensors"); VAL_EVERY=1000 ;;
+  centred-ft)  # gpu-soup2 fine-tuned on the CPU on the cross-kind mix with its camera shake drawn again with every
+    # measured kernel centred by mass (TRAINDATA/centred, made if missing): off-centre kernels shift a pair's blurry
+    # image against its sharp one, which no model can learn
+    [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
+    SHAKE=centred cross_mix
+    ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 25
+          --steps 2000 --init "$R/gpu-soup2/last.safetensors"); VAL_EVERY=1000 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
