@@ -368,6 +368,13 @@ def test_every_recipe_script_parses(script):
     assert r.returncode == 0, r.stderr
 
 
+def same_call(call):
+    """A synth call's words without its output folder and the centring flag: what the smooth and centred parts
+    share."""
+    words = call.replace(" --kernel-offset centre", "").split()
+    return [w for w in words if "smooth" not in w and "centred" not in w]
+
+
 def test_the_centred_part_draws_the_smooth_sources_again_with_centred_kernels(tmp_path):
     """cross_kind_data.sh PART=centred: TRAINDATA/centred, the smooth part's four calls with new seeds and
     --kernel-offset centre after the camera's keep (the last one given wins); the centred-ft stage trains on it in
@@ -377,15 +384,16 @@ def test_the_centred_part_draws_the_smooth_sources_again_with_centred_kernels(tm
     for part in ("smooth", "centred"):
         logs[part] = tmp_path / part
         _, env = fake_deblurcli(tmp_path, 'printf "%s\\n" "$*" >> "$ARGS_LOG"\n', ARGS_LOG=str(logs[part]), JOBS="1")
-        r = subprocess.run(["bash", str(script), "S", str(tmp_path / "t")], env={**env, "PART": part}, capture_output=True)
+        r = subprocess.run(
+            ["bash", str(script), "S", str(tmp_path / "t")], env={**env, "PART": part}, capture_output=True
+        )
         assert r.returncode == 0, r.stderr
     smooth, centred = (logs[p].read_text().splitlines() for p in ("smooth", "centred"))
     assert [c.split()[2] for c in centred] == [str(tmp_path / "t" / "centred" / d) for d in SHAKE]
     for a, b in zip(smooth, centred):
         assert b.endswith("--force") and b.split("--kernel-offset keep --kernel-offset centre ")[1].startswith("--traj")
         assert values(b.split(), "--seed") != values(a.split(), "--seed")
-        drop = lambda c: [w for w in c.replace(" --kernel-offset centre", "").split() if "smooth" not in w and "centred" not in w]
-        assert drop(a)[: drop(a).index("--seed")] == drop(b)[: drop(b).index("--seed")]
+        assert same_call(a)[: same_call(a).index("--seed")] == same_call(b)[: same_call(b).index("--seed")]
     args, _ = recipe_args(tmp_path / "stage", "centred-ft")
     train = tmp_path / "stage" / "traindata"
     data = Counter(values(args, "--data"))

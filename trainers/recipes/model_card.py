@@ -131,7 +131,7 @@ ABOUT: dict[str, dict[str, Any]] = {
         "holdout": "its real mix includes both GoPro-style sets (GOPR0374 x8, the 0372 crops) and camera shake "
         "drawn with all eight of Levin's kernels, so only the REDS clip and the camera-shake set's photos are unseen. "
         "Scored before the camera-shake set's kernels were centred: on the centred set camera shake reads +0.26 dB "
-        "(README, \"The camera-shake set, centred\")",
+        '(README, "The camera-shake set, centred")',
         "stage": "uptimus",
     },
     "resunet-small": {
@@ -148,8 +148,8 @@ ABOUT: dict[str, dict[str, Any]] = {
         "data": "`gpu_pack.py`'s 549-pair sample of the cross-kind mix (JPEG q95 4:4:4 crops: 225 camera-shake pairs "
         "through the camera model, 168 GoPro-style, 120 REDS, 36 handheld 60 fps)",
         "holdout": "its sample of the cross-kind mix holds none of the suite. Scored before the camera-shake set's "
-        "kernels were centred: on the centred set camera shake reads +0.30 dB (README, \"The camera-shake set, "
-        "centred\")",
+        'kernels were centred: on the centred set camera shake reads +0.30 dB (README, "The camera-shake set, '
+        'centred")',
         "stage": "study/resunet",
     },
 }
