@@ -4,7 +4,8 @@
 # STAGE, for the shipped NAFNet-small, in order: nafnet-real -> nafnet-real-ft -> nafnet-cross -> cap-small -> gpu-ft
 #   -> soup (cap-small and gpu-ft averaged) -> smooth-ft -> smooth-restart -> smooth-restart2 -> gpu-kit (on a GPU)
 #   -> gpu-soup (smooth-restart2 and gpu-kit averaged) -> gpu-soup-ft -> gpu-soup2 (gpu-soup-ft and gpu-kit averaged).
-#   shake-ft (gpu-soup2 on a mix with twice the camera shake) was tried after it and not shipped (README).
+#   shake-ft (gpu-soup2 on a mix with twice the camera shake) and centred-ft (on camera shake drawn with centred
+#   kernels) were tried after it and not shipped (README).
 #   nafnet-real and nafnet-real-ft train on the "real mix" (TRAINDATA from shipped_data.sh) and validate on the
 #   held-out REDS clip; nafnet-cross fine-tunes on the cross-kind mix and validation suite (TRAINDATA from
 #   cross_kind_data.sh: TRAINDATA/mix and TRAINDATA/val); gpu-ft trains on TRAINDATA/pack (gpu_pack.py, made if missing).
