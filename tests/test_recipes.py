@@ -46,7 +46,7 @@ def fake_deblurcli(tmp_path, body, **env):
     return fake, dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env)
 
 
-def recipe_args(tmp_path, stage, runs=None):
+def recipe_args(tmp_path, stage, runs=None, **extra_env):
     shared, train = tmp_path / "shared", tmp_path / "traindata"
     for d in (
         "shake",
@@ -65,6 +65,7 @@ def recipe_args(tmp_path, stage, runs=None):
         tmp_path, 'for a in "$@"; do printf "%s\\n" "$a"; done >> "$ARGS_LOG"\n', ARGS_LOG=str(log)
     )
     env["PYTHON"] = str(fake)
+    env.update(extra_env)
     runs = runs or tmp_path / "runs"
     r = subprocess.run(
         ["bash", str(RECIPE), stage, str(shared), str(train), str(runs)], env=env, capture_output=True, text=True
@@ -223,6 +224,10 @@ def test_the_gpu_kit_stage_trains_smooth_restart2_on_the_kit_with_the_shake_it_d
     runs = tmp_path / "runs"
     synth = args[args.index("synth") :]
     assert synth[synth.index("--per-image") + 1] == "2" and synth[synth.index("--trajectory") + 1] == "smooth"
+    assert values(synth, "--kernel-offset") == ["keep", "keep"]  # as the shipped run drew them (the last one wins)
+    shutil.copytree(kit, tmp_path / "centred" / "traindata" / "kit")
+    centred, _ = recipe_args(tmp_path / "centred", "gpu-kit", OFFSET="centre")
+    assert values(centred[centred.index("synth") :], "--kernel-offset")[-1] == "centre"
     assert values(args, "--kernels") == [str(kit / "kernels")]
     train = args[args.index("train") :]
     assert values(train, "--init") == [str(runs / "smooth-restart2" / "last.safetensors")]

@@ -3,7 +3,8 @@
 #   bash trainers/recipes/gpu_job.sh KIT RUN EXPORT [extra deblurcli train flags...]
 # 1. draws the camera-shake pairs from KIT/sharp with deblurcli synth (the smooth-path flags of cross_kind_data.sh's
 #    shake; KIT/SHAKE gives the pairs per image), one process per CPU core, each on a shard with its own seed
-#    (SEED, default 40: the same SEED and core count draw the same pairs);
+#    (SEED, default 40: the same SEED and core count draw the same pairs); measured kernels as stored, as the shipped
+#    gpu-kit drew them, or centred by mass with OFFSET=centre (README, "The camera-shake set, centred");
 # 2. trains nafnet small from INIT (default: the shipped default) at batch 64 on KIT/MIX's weighted folders plus the
 #    drawn pairs, validating on KIT/val, into RUN (resumes if RUN/last.safetensors exists);
 # 3. while it trains, copies each saved checkpoint's EMA weights into EXPORT as fp16 weights-only files
@@ -17,6 +18,7 @@ KIT=$1; RUN=$2; EXPORT=$3; shift 3
 PY=${PYTHON:-python3}
 DEBLUR=("$PY" -m deblurcli)
 SEED=${SEED:-40}; INIT=${INIT:-deblurcli/weights/nafnet-small.safetensors}
+OFFSET=${OFFSET:-keep}
 CORES=${CORES:-$(nproc)}
 mkdir -p "$EXPORT" "$RUN"
 SYN=$RUN/shake
@@ -36,7 +38,7 @@ if [ ! -f "$SYN/DONE" ]; then
       [ -n "$(ls -A "$shard")" ] || continue
       CROPARG=(); [ -n "${SHAKE_CROP[$source]}" ] && CROPARG=(--crop "${SHAKE_CROP[$source]}")
       "${DEBLUR[@]}" synth "$shard" "$SYN/$source/$s" --per-image "$per" --kernel-size "${SHAKE_KSIZE[$source]}" \
-        "${CROPARG[@]}" --kernels "$KIT/kernels" "${SHAKE_CAMERA[@]}" --trajectory smooth --seed $((SEED * 1000 + k)) --force > "$SYN/$source.$s.log" 2>&1 &
+        "${CROPARG[@]}" --kernels "$KIT/kernels" "${SHAKE_CAMERA[@]}" --kernel-offset "$OFFSET" --trajectory smooth --seed $((SEED * 1000 + k)) --force > "$SYN/$source.$s.log" 2>&1 &
       k=$((k + 1))
       while [ "$(jobs -rp | wc -l)" -ge "$CORES" ]; do wait -n; done
     done
