@@ -41,26 +41,20 @@ shake_sources() {
 # The same sources again on --trajectory smooth paths (blur at the kernel's scale, like measured shake; README,
 # synth), new seeds: OUT/smooth, which the smooth-ft stage trains on in place of the mix's four shake folders
 # (shipped_train.sh). Needs OUT/kernels/train (made below; PART=smooth reuses it).
-smooth_shake() {
-  mkdir -p "$T/smooth"
-  shake_sources "$T/smooth" smooth 13
+# smooth_part NAME FIRST_SEED [flags for shake_sources]: OUT/NAME and its COMPOSITION.
+smooth_part() {
+  mkdir -p "$T/$1"
+  shake_sources "$T/$1" smooth "${@:2}"
   wait
-  for d in "$T"/smooth/*/; do echo "$(basename "$d") $(find "$d" -path '*/blur/*' -type f | wc -l)"; done \
-    > "$T/smooth/COMPOSITION"
-  cat "$T/smooth/COMPOSITION"
+  for d in "$T/$1"/*/; do echo "$(basename "$d") $(find "$d" -path '*/blur/*' -type f | wc -l)"; done \
+    > "$T/$1/COMPOSITION"
+  cat "$T/$1/COMPOSITION"
 }
-if [ "$PART" = smooth ]; then smooth_shake; exit 0; fi
+if [ "$PART" = smooth ]; then smooth_part smooth 13; exit 0; fi
 # The smooth sources once more with every measured kernel centred by mass (synth's default; the mix and OUT/smooth
 # keep the offsets the shipped weights trained on), new seeds: OUT/centred, for the centred-ft stage. Needs
 # OUT/kernels/train.
-if [ "$PART" = centred ]; then
-  mkdir -p "$T/centred"
-  shake_sources "$T/centred" smooth 23 --kernel-offset centre
-  wait
-  for d in "$T"/centred/*/; do echo "$(basename "$d") $(find "$d" -path '*/blur/*' -type f | wc -l)"; done \
-    > "$T/centred/COMPOSITION"
-  cat "$T/centred/COMPOSITION"; exit 0
-fi
+if [ "$PART" = centred ]; then smooth_part centred 23 --kernel-offset centre; exit 0; fi
 [ "$PART" = all ] || { echo "PART must be all, smooth or centred, not $PART" >&2; exit 2; }
 
 # --- the validation suite: one set per blur kind, never trained on ---
@@ -103,7 +97,7 @@ copy_pairs "$D/pairs/gopro_avg_train/GOPR0477_11_00" "$M/real/GOPR0477_11_00"
 for s in train_000 val_or_test_000 val_or_test_001 val_or_test_002; do
   copy_pairs "$D/pairs/reds_small/$s" "$M/real/reds_small_$s"
 done
-smooth_shake
+smooth_part smooth 13
 
 # composition, for the model card
 {
