@@ -28,6 +28,7 @@ STAGES = [
     "gpu-soup-ft",
     "shake-ft",
     "centred-ft",
+    "accum-ft",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -94,6 +95,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "gpu-soup-ft",
         "shake-ft",
         "centred-ft",
+        "accum-ft",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -511,3 +513,14 @@ def test_the_shipped_mix_draws_camera_shake_only_from_the_folders_it_was_built_f
         "./gopro_test_frames/GOPR0385_11_01/000001.png",
         "./photos/scikit_image_0.26.0/astronaut.png",
     ]
+
+
+def test_the_accum_stage_trains_at_the_gpu_batch_on_the_centred_mix(tmp_path):
+    """accum-ft: gpu-soup2 on the centred mix at an effective batch of 64 (4 x 16 accumulated), gpu-kit's rate."""
+    (tmp_path / "traindata" / "centred").mkdir(parents=True)
+    args, _ = recipe_args(tmp_path, "accum-ft")
+    assert values(args, "--batch") == ["4"] and values(args, "--accum") == ["16"] and values(args, "--lr") == ["2e-4"]
+    data = Counter(values(args, "--data"))
+    assert {d: data[str(tmp_path / "traindata" / "centred" / d)] for d in SHAKE} == {d: 1 for d in SHAKE}
+    assert values(args, "--init") == [str(tmp_path / "runs" / "gpu-soup2" / "last.safetensors")]
+    assert values(args, "--save-every") == ["40"] and values(args, "--val-every") == ["80"]

@@ -252,6 +252,8 @@ def test_two_process_ddp_on_cpu(tmp_path):
         "4",
         "--batch",
         "1",
+        "--accum",
+        "2",  # the first of each step's two batches accumulates without a gradient all-reduce (no_sync)
         "--patch",
         "48",
         "--val-every",
@@ -265,7 +267,7 @@ def test_two_process_ddp_on_cpu(tmp_path):
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     ckpt = read_checkpoint(out / "last.safetensors")
-    assert ckpt.metadata["batch"] == "2"  # 1 per process x 2 processes
+    assert ckpt.metadata["batch"] == "2" and ckpt.metadata["accum"] == "2"  # 1 per process x 2 processes, x 2
     state = json.loads(ckpt.metadata["train_state"])
     assert state["world"] == 2 and state["step"] == 4
     rows = list(csv.DictReader(open(out / "history.csv")))
@@ -526,3 +528,53 @@ def test_a_validation_set_rebuilt_between_legs_is_measured_again(tmp_path, caplo
     new = [r for r in rows if r["val_gain"] and int(r["step"]) > 4]
     meta = read_checkpoint(tmp_path / "r" / "best.safetensors").metadata
     assert float(meta["val_gain"]) == pytest.approx(max(float(r["val_gain"]) for r in new), abs=1e-3)
+
+
+def test_accumulated_step_follows_the_mean_gradient_of_its_batches(tmp_path):
+    """--accum N: one optimiser step on the mean gradient of batches step*N .. step*N+N-1 (no clipping here)."""
+    acc = Trainer(opts(tmp_path / "a", 3, batch=1, accum=2, clip=0.0, amp=False, ema=0.0))
+    seen = {}
+    step = acc.opt.step
+
+    def capture(*a, **k):
+        seen.update({n: p.grad.clone() for n, p in acc.model.named_parameters() if p.grad is not None})
+        return step(*a, **k)
+
+    acc.opt.step = capture
+    acc.train_step()
+    ref = Trainer(opts(tmp_path / "b", 3, batch=1, clip=0.0, amp=False, ema=0.0))
+    ref.net.train()
+    ref.opt.zero_grad(set_to_none=True)
+    ((ref._forward(0) + ref._forward(1)) / 2).backward()
+    want = {n: p.grad for n, p in ref.model.named_parameters() if p.grad is not None}
+    assert seen.keys() == want.keys() and seen
+    for n in want:
+        torch.testing.assert_close(seen[n], want[n], rtol=1e-4, atol=1e-6)
+
+
+def test_accumulated_run_resumes_exactly_and_only_with_its_accum(tmp_path):
+    Trainer(opts(tmp_path / "a", 4, accum=2)).run()
+    res = Trainer(opts(tmp_path / "b", 4, accum=2, time_limit=0.0)).run()
+    assert res["timed_out"] and res["steps"] == 1
+    with pytest.raises(Exception, match=r"trained with --accum 2; resume it with --accum 2 \(not 3\)"):
+        Trainer(opts(tmp_path / "b", 4, accum=3, resume=True))
+    Trainer(opts(tmp_path / "b", 4, accum=2, resume=True)).run()
+    a, b = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
+    meta = read_checkpoint(tmp_path / "b" / "last.safetensors").metadata
+    assert meta["batch"] == "2" and meta["accum"] == "2"
+
+
+def test_accum_cli(tmp_path):
+    out = tmp_path / "t"
+    args = ["train", "nafnet", "--variant", "tiny", "--data", PATCHES, "--steps", "2", "--batch", "1"]
+    args += ["--patch", "32", "--out", out, "--threads", "2", "--val-fraction", "0"]
+    r = run(*args, "--accum", "3")
+    assert r.exit_code == 0, r.output
+    assert "batch 1x1x3 (accumulated)" in r.output
+    assert json.loads((out / "run.json").read_text())["accum"] == 3
+    r = run(*args, "--accum", "2", "--resume", "--steps", "3")
+    assert r.exit_code != 0 and one_line_error(r) and "--accum 3" in r.output
+    assert read_checkpoint(out / "last.safetensors").metadata["steps"] == "2"  # nothing overwritten
+    r = run(*args[:-6], "--out", tmp_path / "u", "--accum", "0")
+    assert r.exit_code == 2 and "--accum" in r.output

@@ -52,6 +52,7 @@ class TrainOptions:
     val_max: int = 10
     steps: int = 10000
     batch: int | None = None
+    accum: int = 1  # micro-batches per optimiser step (gradient accumulation)
     patch: int | None = None
     resize: int | None = None
     lr: float | None = None

@@ -51,6 +51,11 @@ class RunFiles:
                 f"{path} is a run of {meta.get('arch')} ({meta.get('variant')}), not "
                 f"{self.opts.arch} ({self.opts.variant}); use another --out"
             )
+        accum = int(state.get("options", {}).get("accum", 1))
+        if accum != self.opts.accum:
+            raise CheckpointError(
+                f"{path} was trained with --accum {accum}; resume it with --accum {accum} (not {self.opts.accum})"
+            )
         raw = {k[len(TRAIN_PREFIX) + 4 :]: v for k, v in extra.items() if k.startswith(f"{TRAIN_PREFIX}raw/")}
         self.model.load_state_dict(raw or weights)
         self.model.to(self.device)
@@ -109,6 +114,7 @@ class RunFiles:
             "seed": str(o.seed),
             "patch": str(o.patch),
             "batch": str((o.batch or 0) * self.dist.world),
+            "accum": str(o.accum) if o.accum > 1 else None,
             "backbone": self.backbone_source,
             "val_psnr": f"{last_val['val_psnr']:.4f}" if last_val else None,
             "val_ssim": f"{last_val['val_ssim']:.4f}" if last_val else None,

@@ -14,6 +14,7 @@ and writes checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -257,17 +258,16 @@ class Trainer(RunFiles):
         self.net.train()
         if hasattr(self.model, "freeze_backbone"):
             self.model.train()
-        blur, sharp = self.batches.get(self.step)
-        blur, sharp = blur.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
-        if o.channels_last:
-            blur = blur.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(
-            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
-        ):
-            pred = self.net(blur)
-        loss = self.loss_fn(pred.float(), sharp)
         self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        # with --accum N the step's gradient is the mean over N batches, numbered step * N + i, so a resumed run
+        # sees exactly the batches an uninterrupted one would; DDP synchronises gradients on the last one only
+        total = torch.zeros((), device=self.device)
+        for i in range(o.accum):
+            sync = i == o.accum - 1 or self.dist.world == 1
+            with contextlib.nullcontext() if sync else cast(Any, self.net).no_sync():
+                loss = self._forward(self.step * o.accum + i) / o.accum
+                self.scaler.scale(loss).backward()
+            total += loss.detach()
         if o.clip:
             self.scaler.unscale_(self.opt)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.clip)
@@ -276,7 +276,7 @@ class Trainer(RunFiles):
         # the step's one wait for the device, after the backward and the update are queued (a check before the
         # backward stalled a GPU between the two); a bad loss still stops the run at this step, before the EMA
         # takes the weights in and before anything is saved
-        value = float(loss.item())
+        value = float(total.item())
         if not math.isfinite(value):
             raise DeblurError(f"the loss became {value} at step {self.step}; lower --lr or --clip")
         if self.ema is not None:
@@ -284,6 +284,19 @@ class Trainer(RunFiles):
         self.step += 1
         self.last_lr = lr
         return value
+
+    def _forward(self, index: int) -> torch.Tensor:
+        """The loss on batch ``index`` (not yet divided by --accum)."""
+        o = self.opts
+        blur, sharp = self.batches.get(index)
+        blur, sharp = blur.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
+        if o.channels_last:
+            blur = blur.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        ):
+            pred = self.net(blur)
+        return cast(torch.Tensor, self.loss_fn(pred.float(), sharp))
 
     def validate_start(self) -> None:
         """Score the --init weights as step 0, so a fine-tune's best.safetensors is never worse than its start."""

@@ -50,6 +50,14 @@ from .progress import _progress_printer
 @click.option("--variant", help="Model variant (see 'deblurcli models').")
 @click.option("--steps", type=click.IntRange(min=1), default=10000, show_default=True, help="Total optimiser steps.")
 @click.option("--batch", type=click.IntRange(min=1), help="Pairs per step and per process (default: the recipe's).")
+@click.option(
+    "--accum",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Batches per optimiser step (gradient accumulation): an effective batch of --batch x N per process, "
+    "for a large-batch recipe on a CPU or a small GPU, N times the time per step.",
+)
 @click.option("--patch", type=click.IntRange(min=0), help="Random crop size (default 256; 0 = whole image).")
 @click.option(
     "--resize",
@@ -185,7 +193,8 @@ def _announce(trainer: Any, out: Path) -> None:
     o = trainer.opts
     click.echo(
         f"{o.arch} ({o.variant}): {len(trainer.train_pairs)} training pairs, {len(trainer.val_pairs)} "
-        f"validation pairs; loss {o.loss}, lr {o.lr:g}, batch {o.batch}x{trainer.dist.world}, "
+        f"validation pairs; loss {o.loss}, lr {o.lr:g}, batch {o.batch}x{trainer.dist.world}"
+        f"{f'x{o.accum} (accumulated)' if o.accum > 1 else ''}, "
         f"patch {o.resize and f'resize {o.resize}' or o.patch}; steps {trainer.step}->{o.steps} -> {out}",
         err=True,
     )

@@ -127,15 +127,23 @@ case $STAGE in
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant small --batch 4 --patch 256 --lr 1e-4 --ema 0.999 --warmup 50 --seed 25
           --steps 2000 --init "$R/gpu-soup2/last.safetensors"); VAL_EVERY=1000 ;;
+  accum-ft)  # gpu-soup2 fine-tuned on the CPU in the GPU stages' regime: an effective batch of 64 (batch 4, 16
+    # accumulated, gradient by gradient the mean over 64 crops) at gpu-kit's rate 2e-4, on the centred mix. CPU
+    # stages at batch 4 gained GoPro-style blur and gave back camera shake; the batch-64 GPU stages did the opposite:
+    # this asks whether the batch, not the GPU's data, is what moved camera shake
+    [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
+    SHAKE=centred cross_mix
+    ARGS=(nafnet --variant small --batch 4 --accum 16 --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 27
+          --steps 320 --init "$R/gpu-soup2/last.safetensors"); VAL_EVERY=80; SAVE_EVERY=40 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
 exec deblurcli train "${ARGS[@]}" "${DATA[@]}" "${VAL[@]}" --out "$OUT" \
-  --save-every 250 --val-every "${VAL_EVERY:-500}" "${RESUME[@]}" "$@"
+  --save-every "${SAVE_EVERY:-250}" --val-every "${VAL_EVERY:-500}" "${RESUME[@]}" "$@"
