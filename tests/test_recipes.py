@@ -523,4 +523,4 @@ def test_the_accum_stage_trains_at_the_gpu_batch_on_the_centred_mix(tmp_path):
     data = Counter(values(args, "--data"))
     assert {d: data[str(tmp_path / "traindata" / "centred" / d)] for d in SHAKE} == {d: 1 for d in SHAKE}
     assert values(args, "--init") == [str(tmp_path / "runs" / "gpu-soup2" / "last.safetensors")]
-    assert values(args, "--save-every") == ["40"] and values(args, "--val-every") == ["80"]
+    assert values(args, "--save-every") == ["50"] and values(args, "--val-every") == ["100"]

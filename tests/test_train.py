@@ -578,3 +578,18 @@ def test_accum_cli(tmp_path):
     assert read_checkpoint(out / "last.safetensors").metadata["steps"] == "2"  # nothing overwritten
     r = run(*args[:-6], "--out", tmp_path / "u", "--accum", "0")
     assert r.exit_code == 2 and "--accum" in r.output
+
+
+def test_compiled_training_follows_eager_and_resumes_exactly(tmp_path):
+    """--compile: the same steps as eager up to bf16/fusion rounding, a checkpoint with the model's plain tensor
+    names (it loads in `folder`), and compiled legs that resume to the uninterrupted compiled run's weights."""
+    kw = dict(patch=32, val_every=100, amp=False)
+    eager = Trainer(opts(tmp_path / "e", 3, **kw)).run()
+    Trainer(opts(tmp_path / "c", 3, compile=True, **kw)).run()
+    Trainer(opts(tmp_path / "r", 3, compile=True, time_limit=0.0, **kw)).run()
+    Trainer(opts(tmp_path / "r", 3, compile=True, resume=True, **kw)).run()
+    e, c, r = (weights(tmp_path / d / "last.safetensors") for d in "ecr")
+    assert e.keys() == c.keys() == r.keys() and not any("_orig_mod" in k for k in c)
+    assert max((e[k].float() - c[k].float()).abs().max().item() for k in e) < 1e-3
+    assert max((c[k].float() - r[k].float()).abs().max().item() for k in c) < 1e-5
+    assert eager["steps"] == 3

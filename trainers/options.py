@@ -73,6 +73,7 @@ class TrainOptions:
     threads: int | None = None
     amp: bool = True
     channels_last: bool = True
+    compile: bool = False  # the training forward/backward through torch.compile (TorchInductor)
     time_limit: float | None = None  # seconds of wall-clock for this invocation
     blur_dir: str = "blur"
     log_every: int = 50

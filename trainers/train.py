@@ -133,6 +133,10 @@ class Trainer(RunFiles):
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=bool(o.freeze_steps),
             )
+        if o.compile:
+            # the training step only: validation and checkpoints use the eager self.model (whole frames of many
+            # sizes would each compile again), and the state dict keeps its plain names
+            self.net = cast(nn.Module, torch.compile(self.net))
 
     # -- setup ------------------------------------------------------------------------------------
     @staticmethod

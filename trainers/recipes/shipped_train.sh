@@ -133,8 +133,8 @@ case $STAGE in
     # this asks whether the batch, not the GPU's data, is what moved camera shake
     [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
     SHAKE=centred cross_mix
-    ARGS=(nafnet --variant small --batch 4 --accum 16 --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 27
-          --steps 320 --init "$R/gpu-soup2/last.safetensors"); VAL_EVERY=80; SAVE_EVERY=40 ;;
+    ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 27
+          --steps 600 --init "$R/gpu-soup2/last.safetensors"); VAL_EVERY=100; SAVE_EVERY=50 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
