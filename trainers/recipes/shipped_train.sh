@@ -3,9 +3,10 @@
 #   bash trainers/recipes/shipped_train.sh STAGE [SHARED_DATA] [TRAINDATA] [RUNS] [extra train flags...]
 # STAGE, for the shipped NAFNet-small, in order: nafnet-real -> nafnet-real-ft -> nafnet-cross -> cap-small -> gpu-ft
 #   -> soup (cap-small and gpu-ft averaged) -> smooth-ft -> smooth-restart -> smooth-restart2 -> gpu-kit (on a GPU)
-#   -> gpu-soup (smooth-restart2 and gpu-kit averaged) -> gpu-soup-ft -> gpu-soup2 (gpu-soup-ft and gpu-kit averaged).
+#   -> gpu-soup (smooth-restart2 and gpu-kit averaged) -> gpu-soup-ft -> gpu-soup2 (gpu-soup-ft and gpu-kit averaged)
+#   -> accum-ft (gpu-soup2 at an effective batch of 64 on the CPU; its best.safetensors ships).
 #   shake-ft (gpu-soup2 on a mix with twice the camera shake) and centred-ft (on camera shake drawn with centred
-#   kernels) were tried after it and not shipped (README).
+#   kernels) were tried before accum-ft and not shipped (README).
 #   nafnet-real and nafnet-real-ft train on the "real mix" (TRAINDATA from shipped_data.sh) and validate on the
 #   held-out REDS clip; nafnet-cross fine-tunes on the cross-kind mix and validation suite (TRAINDATA from
 #   cross_kind_data.sh: TRAINDATA/mix and TRAINDATA/val); gpu-ft trains on TRAINDATA/pack (gpu_pack.py, made if missing).
@@ -130,7 +131,8 @@ case $STAGE in
   accum-ft)  # gpu-soup2 fine-tuned on the CPU in the GPU stages' regime: an effective batch of 64 (batch 4, 16
     # accumulated, gradient by gradient the mean over 64 crops) at gpu-kit's rate 2e-4, on the centred mix. CPU
     # stages at batch 4 gained GoPro-style blur and gave back camera shake; the batch-64 GPU stages did the opposite:
-    # this asks whether the batch, not the GPU's data, is what moved camera shake
+    # this asked whether the batch, not the GPU's data, is what moved camera shake: it raised every kind (README),
+    # best at step 400 of 600 (87 minutes, nice -n 19, 2 threads), which ships
     [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 27
