@@ -29,6 +29,7 @@ STAGES = [
     "shake-ft",
     "centred-ft",
     "accum-ft",
+    "accum-ft2",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -96,6 +97,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "shake-ft",
         "centred-ft",
         "accum-ft",
+        "accum-ft2",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -524,3 +526,6 @@ def test_the_accum_stage_trains_at_the_gpu_batch_on_the_centred_mix(tmp_path):
     assert {d: data[str(tmp_path / "traindata" / "centred" / d)] for d in SHAKE} == {d: 1 for d in SHAKE}
     assert values(args, "--init") == [str(tmp_path / "runs" / "gpu-soup2" / "last.safetensors")]
     assert values(args, "--save-every") == ["50"] and values(args, "--val-every") == ["100"]
+    args, _ = recipe_args(tmp_path / "restart", "accum-ft2")
+    assert values(args, "--accum") == ["16"] and values(args, "--lr") == ["1e-4"]
+    assert values(args, "--init") == [str(tmp_path / "restart" / "runs" / "accum-ft" / "best.safetensors")]
