@@ -581,8 +581,8 @@ def test_accum_cli(tmp_path):
 
 
 def test_compiled_training_follows_eager_and_resumes_exactly(tmp_path):
-    """--compile: the same steps as eager up to bf16/fusion rounding, a checkpoint with the model's plain tensor
-    names (it loads in `folder`), and compiled legs that resume to the uninterrupted compiled run's weights."""
+    """--compile: the same steps as eager up to the rounding of fused kernels (fp32 here), a checkpoint with the
+    model's plain tensor names, and compiled legs that resume to the uninterrupted compiled run's weights."""
     kw = dict(patch=32, val_every=100, amp=False)
     eager = Trainer(opts(tmp_path / "e", 3, **kw)).run()
     Trainer(opts(tmp_path / "c", 3, compile=True, **kw)).run()
