@@ -30,6 +30,7 @@ STAGES = [
     "centred-ft",
     "accum-ft",
     "accum-ft2",
+    "accum-deep",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -98,6 +99,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "centred-ft",
         "accum-ft",
         "accum-ft2",
+        "accum-deep",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -529,3 +531,6 @@ def test_the_accum_stage_trains_at_the_gpu_batch_on_the_centred_mix(tmp_path):
     args, _ = recipe_args(tmp_path / "restart", "accum-ft2")
     assert values(args, "--accum") == ["16"] and values(args, "--lr") == ["1e-4"]
     assert values(args, "--init") == [str(tmp_path / "restart" / "runs" / "accum-ft" / "best.safetensors")]
+    args, _ = recipe_args(tmp_path / "deep", "accum-deep")  # the capacity question at batch 64: grown into deep
+    assert values(args, "--variant") == ["deep"] and values(args, "--accum") == ["16"] and "--compile" in args
+    assert values(args, "--init") == [str(tmp_path / "deep" / "runs" / "accum-ft" / "best.safetensors")]

@@ -143,13 +143,19 @@ case $STAGE in
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 1e-4 --ema 0.99 --warmup 20 --seed 28
           --steps 300 --init "$R/accum-ft/best.safetensors"); VAL_EVERY=50; SAVE_EVERY=25 ;;
+  accum-deep)  # issue 18's capacity question again, in the batch-64 regime: accum-ft's best grown into `deep` (4 more
+    # blocks at 1/8 scale, 2 more in the middle, each starting as the identity) and trained as accum-ft was
+    [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
+    SHAKE=centred cross_mix
+    ARGS=(nafnet --variant deep --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 29
+          --steps 500 --init "$R/accum-ft/best.safetensors"); VAL_EVERY=100; SAVE_EVERY=50 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
