@@ -6,7 +6,7 @@
 #   -> gpu-soup (smooth-restart2 and gpu-kit averaged) -> gpu-soup-ft -> gpu-soup2 (gpu-soup-ft and gpu-kit averaged)
 #   -> accum-ft (gpu-soup2 at an effective batch of 64 on the CPU; its best.safetensors ships).
 #   shake-ft (gpu-soup2 on a mix with twice the camera shake) and centred-ft (on camera shake drawn with centred
-#   kernels) were tried before accum-ft and not shipped (README).
+#   kernels) were tried before accum-ft and not shipped (README); so were accum-ft2 and accum-deep after it.
 #   nafnet-real and nafnet-real-ft train on the "real mix" (TRAINDATA from shipped_data.sh) and validate on the
 #   held-out REDS clip; nafnet-cross fine-tunes on the cross-kind mix and validation suite (TRAINDATA from
 #   cross_kind_data.sh: TRAINDATA/mix and TRAINDATA/val); gpu-ft trains on TRAINDATA/pack (gpu_pack.py, made if missing).
@@ -144,7 +144,8 @@ case $STAGE in
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 1e-4 --ema 0.99 --warmup 20 --seed 28
           --steps 300 --init "$R/accum-ft/best.safetensors"); VAL_EVERY=50; SAVE_EVERY=25 ;;
   accum-deep)  # issue 18's capacity question again, in the batch-64 regime: accum-ft's best grown into `deep` (4 more
-    # blocks at 1/8 scale, 2 more in the middle, each starting as the identity) and trained as accum-ft was
+    # blocks at 1/8 scale, 2 more in the middle, each starting as the identity) and trained as accum-ft was; tried,
+    # not shipped: stopped at step 447 (73 min), GoPro-style up, camera shake down at every validation (README)
     [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant deep --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 29
