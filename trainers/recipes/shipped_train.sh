@@ -138,7 +138,8 @@ case $STAGE in
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 27
           --steps 600 --init "$R/gpu-soup2/last.safetensors"); VAL_EVERY=100; SAVE_EVERY=50 ;;
   accum-ft2)  # a warm restart of accum-ft's best at the same effective batch of 64: half its rate, a new seed and cosine;
-    # tried, not shipped: stopped at step 158 (37 min), at 150 REDS and GoPro-style up, camera shake down (README)
+    # tried, not shipped: 300 steps in two legs (58 min); at best (step 150) REDS and GoPro-style up, camera shake down,
+    # and no later checkpoint better on every kind (README)
     [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 1e-4 --ema 0.99 --warmup 20 --seed 28
