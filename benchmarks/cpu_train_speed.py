@@ -9,8 +9,9 @@ AdamW and the EMA), so the numbers follow the training loop as it changes. Each 
 its peak resident memory (ru_maxrss) is its own: the model, the optimiser, the EMA, the autograd graph of one
 batch, and for compile the compiled kernels. The first two steps (allocator, oneDNN primitives, compiling) are
 reported apart; building one batch (crops and flips; each image is read once, then comes from the loader's
-memory cache of up to 4 GiB) is timed apart too, from the cache and with a fresh loader that reads every image. Pause other work first (a background training run:
-kill -STOP PID, then kill -CONT PID). One run per mode; quote the CPU.
+memory cache of up to 4 GiB) is timed apart too, from the cache and with a fresh loader that reads every image.
+Pause other work first (a background training run: kill -STOP PID, then kill -CONT PID). One run per mode; quote
+the CPU.
 """
 
 from __future__ import annotations

@@ -175,7 +175,9 @@ def test_ctrl_c_during_start_up_is_exit_130_and_one_line(good, tmp_path, monkeyp
 
 
 def test_sigint_to_a_real_process_at_start_up(good, tmp_path, tiny_weights):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # a wide console keeps the job's announce line one line (at 80 columns Rich wraps it over three, which read
+    # as extra output when the signal came between the announce and the first image)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"}
     p = subprocess.Popen(
         [
             sys.executable,
@@ -197,13 +199,15 @@ def test_sigint_to_a_real_process_at_start_up(good, tmp_path, tiny_weights):
     time.sleep(0.4)  # importing, opening the engine (a cached engine starts without torch: well under a second)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
-    if p.returncode == 0:
+    assert "Traceback" not in err and "Aborted" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    interrupted = bool(lines) and lines[-1].startswith("interrupted after")
+    if p.returncode == 0 or (not interrupted and any(line.strip() == "summary" for line in lines)):
+        # every image done; a signal that lands after the summary, as the interpreter exits, ends it with -2
         pytest.skip("the job finished before the signal")
     # 130, or ended by the SIGINT itself (seen about 1 run in 25; a shell reports that as 130 too)
     assert p.returncode in (130, -signal.SIGINT), err
-    assert "Traceback" not in err and "Aborted" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    if lines and lines[-1].startswith("interrupted after"):  # the signal came once the job had started
+    if interrupted:  # the signal came once the job had started
         assert "run again with --skip-existing" in lines[-1]
     else:
         assert len(lines) <= 2, err
