@@ -146,7 +146,7 @@ case $STAGE in
           --steps 300 --init "$R/accum-ft/best.safetensors"); VAL_EVERY=50; SAVE_EVERY=25 ;;
   accum-deep)  # issue 18's capacity question again, in the batch-64 regime: accum-ft's best grown into `deep` (4 more
     # blocks at 1/8 scale, 2 more in the middle, each starting as the identity) and trained as accum-ft was; tried,
-    # not shipped: stopped at step 447 (73 min), GoPro-style up, camera shake down at every validation (README)
+    # not shipped: 500 steps in 83 min (two legs), GoPro-style up, camera shake down at every validation (README)
     [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant deep --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 29
