@@ -127,7 +127,7 @@ from .progress import _progress_printer
     "compile_model",
     is_flag=True,
     help="Train through torch.compile (TorchInductor): a minute or two of compiling first, then faster steps "
-    "(1.9x per step, data included, on a 2-core AVX512-BF16 CPU for NAFNet-small at batch 4 x 256); "
+    "(1.8-1.9x per step, data included, on a 2-core AVX512-BF16 CPU for NAFNet-small at batch 4 x 256); "
     "for long runs of one crop size.",
 )
 @click.option(
