@@ -31,6 +31,7 @@ STAGES = [
     "accum-ft",
     "accum-ft2",
     "accum-deep",
+    "accum-ft3",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -100,6 +101,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "accum-ft",
         "accum-ft2",
         "accum-deep",
+        "accum-ft3",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -534,3 +536,40 @@ def test_the_accum_stage_trains_at_the_gpu_batch_on_the_centred_mix(tmp_path):
     args, _ = recipe_args(tmp_path / "deep", "accum-deep")  # the capacity question at batch 64: grown into deep
     assert values(args, "--variant") == ["deep"] and values(args, "--accum") == ["16"] and "--compile" in args
     assert values(args, "--init") == [str(tmp_path / "deep" / "runs" / "accum-ft" / "best.safetensors")]
+
+
+def test_the_centred_gpu_stage_soups_with_accum_ft_and_the_cpu_fine_tunes_the_soup(tmp_path):
+    """gpu-centre: gpu_job.sh from accum-ft's best with the camera shake drawn centred (SEED 43); gpu-centre-soup
+    averages its last export with accum-ft's best; accum-ft3 fine-tunes that soup at an effective batch of 64."""
+    kit = tmp_path / "traindata" / "kit"
+    for d in ("sharp/bsds500", "real/r", "val/patches_0372"):
+        (kit / d).mkdir(parents=True)
+    (kit / "sharp" / "bsds500" / "a.jpg").write_bytes(b"x")
+    (kit / "SHAKE").write_text("bsds500 2\n")
+    (kit / "MIX").write_text("real/r 3\n")
+    (tmp_path / "traindata" / "centred").mkdir(parents=True)
+    runs = tmp_path / "runs"
+    args, _ = recipe_args(tmp_path, "gpu-centre", CORES="1")
+    synth = args[args.index("synth") : args.index("train")]
+    assert values(synth, "--kernel-offset")[-1] == "centre"  # the last one wins over shake_camera.sh's keep
+    assert values(synth, "--seed") == ["43000"] and values(args[args.index("train") :], "--seed") == ["43"]
+    train = args[args.index("train") :]
+    assert values(train, "--init") == [str(runs / "accum-ft" / "best.safetensors")]
+    assert values(train, "--batch") == ["64"] and values(train, "--steps") == ["2300"]
+    assert values(train, "--out") == [str(runs / "gpu-centre")]
+    soup, _ = recipe_args(tmp_path, "gpu-centre-soup")
+    assert soup[1:] == [
+        str(runs / "accum-ft" / "best.safetensors"),
+        str(runs / "gpu-centre" / "export" / "step2247.safetensors"),
+        "--weight",
+        "0.5",
+        "--weight",
+        "0.5",
+        "-o",
+        str(runs / "gpu-centre-soup" / "last.safetensors"),
+    ]
+    ft, _ = recipe_args(tmp_path, "accum-ft3")
+    accum, _ = recipe_args(tmp_path, "accum-ft")
+    assert Counter(values(ft, "--data")) == Counter(values(accum, "--data"))  # the same centred mix
+    assert values(ft, "--accum") == ["16"] and values(ft, "--lr") == ["2e-4"] and "--compile" in ft
+    assert values(ft, "--init") == [str(runs / "gpu-centre-soup" / "last.safetensors")]

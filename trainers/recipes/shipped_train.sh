@@ -151,13 +151,31 @@ case $STAGE in
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant deep --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 29
           --steps 500 --init "$R/accum-ft/best.safetensors"); VAL_EVERY=100; SAVE_EVERY=50 ;;
+  gpu-centre)  # accum-ft's best trained on one GPU (an H200, bf16 autocast, channels-last, batch 64) as gpu-kit was,
+    # with the camera shake drawn there with centred kernels (OFFSET=centre, SEED=43 on 16 cores: 3,816 pairs); the
+    # shipped run: --device cuda --time-limit 380s, stopped at step 2247 of the 2300-step cosine (lr 1.1e-6 left)
+    K=$T/kit; [ -d "$K" ] || ${PYTHON:-python} trainers/recipes/gpu_kit.py "$D" "$T" "$K"
+    SEED=${SEED:-43} OFFSET=centre INIT=${INIT:-$R/accum-ft/best.safetensors} exec bash trainers/recipes/gpu_job.sh \
+      "$K" "$R/gpu-centre" "$R/gpu-centre/export" --lr 2e-4 --warmup 100 --steps 2300 --save-every 575 \
+      --val-every 575 "$@" ;;
+  gpu-centre-soup)  # accum-ft's best and gpu-centre's last export averaged 0.5 : 0.5: the GPU run alone gains camera
+    # shake and loses GoPro-style blur; the soup gains PSNR on every kind (README)
+    exec ${PYTHON:-python} trainers/recipes/soup.py "$R/accum-ft/best.safetensors" \
+      "$R/gpu-centre/export/step2247.safetensors" --weight 0.5 --weight 0.5 -o "$R/gpu-centre-soup/last.safetensors" ;;
+  accum-ft3)  # gpu-centre-soup fine-tuned on the CPU as accum-ft fine-tuned gpu-soup2 (batch 4 x 16 accumulated, lr
+    # 2e-4, centred mix): after the GPU stage the soup gains PSNR on every kind but loses a little SSIM on REDS and
+    # camera shake, which accum-ft's fine-tune of the last soup raised
+    [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
+    SHAKE=centred cross_mix
+    ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 31
+          --steps 500 --init "$R/gpu-centre-soup/last.safetensors"); VAL_EVERY=100; SAVE_EVERY=50 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
