@@ -573,3 +573,12 @@ def test_the_centred_gpu_stage_soups_with_accum_ft_and_the_cpu_fine_tunes_the_so
     assert Counter(values(ft, "--data")) == Counter(values(accum, "--data"))  # the same centred mix
     assert values(ft, "--accum") == ["16"] and values(ft, "--lr") == ["2e-4"] and "--compile" in ft
     assert values(ft, "--init") == [str(runs / "gpu-centre-soup" / "last.safetensors")]
+    assert values(ft, "--keep-every") == ["100"]  # step 400 is kept for the soup that ships
+    soup, _ = recipe_args(tmp_path, "accum-soup3")
+    assert soup[1:4] == [
+        str(runs / "accum-ft" / "best.safetensors"),
+        str(runs / "accum-ft3" / "step400.safetensors"),
+        str(runs / "gpu-centre" / "export" / "step2247.safetensors"),
+    ]
+    assert values(soup, "--weight") == ["0.45", "0.45", "0.1"]
+    assert soup[-1] == str(runs / "accum-soup3" / "last.safetensors")

@@ -593,3 +593,26 @@ def test_compiled_training_follows_eager_and_resumes_exactly(tmp_path):
     assert max((e[k].float() - c[k].float()).abs().max().item() for k in e) < 1e-3
     assert max((c[k].float() - r[k].float()).abs().max().item() for k in c) < 1e-5
     assert eager["steps"] == 3
+
+
+def test_keep_every_keeps_each_steps_inference_weights_for_later_soups(tmp_path):
+    """--keep-every N: OUT/stepN.safetensors every N steps, the EMA weights of that step (what last.safetensors
+    held then for inference), loadable on their own; the run's other files are as without it."""
+    seen = {}
+
+    def look(row):  # last.safetensors is written every step here (save_every=1): read it as the step ends
+        if row["step"] in (2, 4):
+            seen[row["step"]] = weights(tmp_path / "k" / "last.safetensors")
+
+    Trainer(opts(tmp_path / "k", 5, keep_every=2, save_every=1), progress=look).run()
+    kept = sorted(p.name for p in (tmp_path / "k").glob("step*.safetensors"))
+    assert kept == ["step2.safetensors", "step4.safetensors"]
+    for step in (2, 4):
+        ckpt = read_checkpoint(tmp_path / "k" / f"step{step}.safetensors")
+        assert ckpt.arch == "nafnet" and ckpt.metadata["steps"] == str(step)
+        assert not any(k.startswith("_train/") for k in ckpt.state_dict)  # weights only, no optimiser state
+        assert all(torch.equal(ckpt.state_dict[k], seen[step][k]) for k in ckpt.state_dict)
+    assert weights(tmp_path / "k" / "step4.safetensors").keys() == seen[4].keys()
+    assert not torch.equal(*(next(iter(weights(tmp_path / "k" / f"step{s}.safetensors").values())) for s in (2, 4)))
+    r = run("train", "nafnet", "--variant", "tiny", "--data", PATCHES, "--keep-every", "0", "--out", tmp_path / "z")
+    assert r.exit_code == 2 and "Invalid value for '--keep-every'" in r.output

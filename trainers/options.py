@@ -64,6 +64,7 @@ class TrainOptions:
     ema: float = 0.0
     seed: int = 0
     save_every: int = 500
+    keep_every: int | None = None  # also keep stepN.safetensors (inference weights) every N steps
     val_every: int = 500
     resume: bool = False
     init: Path | None = None

@@ -162,6 +162,17 @@ class RunFiles:
             self.opts.out / "best.safetensors", self.inference_state(), self.opts.arch, self.config, **self._meta()
         )
 
+    def save_snapshot(self) -> Path:
+        """OUT/stepN.safetensors: this step's inference weights (the EMA's, with --ema), as best.safetensors holds
+        them, kept for later soups or comparisons while last.safetensors moves on."""
+        return save_checkpoint(
+            self.opts.out / f"step{self.step}.safetensors",
+            self.inference_state(),
+            self.opts.arch,
+            self.config,
+            **self._meta(),
+        )
+
     def _write_history(self) -> None:
         from .plot import plot_history
 

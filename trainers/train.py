@@ -346,6 +346,8 @@ class Trainer(RunFiles):
                         self.save_last()
                         if not self.val_pairs:
                             self.save_best()
+                    if o.keep_every and self.step % o.keep_every == 0:
+                        self.save_snapshot()
                     if self.progress:
                         self.progress({**row, "start": start, "total": o.steps})
                 if timed_out:

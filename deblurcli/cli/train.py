@@ -92,6 +92,13 @@ from .progress import _progress_printer
     help="Write last.safetensors every N steps.",
 )
 @click.option(
+    "--keep-every",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also keep OUT/stepN.safetensors (the inference weights, EMA's with --ema) every N steps, for soups or "
+    "comparing checkpoints later.",
+)
+@click.option(
     "--val-every",
     type=click.IntRange(min=1),
     default=500,
