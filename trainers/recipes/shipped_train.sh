@@ -153,7 +153,8 @@ case $STAGE in
           --steps 500 --init "$R/accum-ft/best.safetensors"); VAL_EVERY=100; SAVE_EVERY=50 ;;
   gpu-centre)  # accum-ft's best trained on one GPU (an H200, bf16 autocast, channels-last, batch 64) as gpu-kit was,
     # with the camera shake drawn there with centred kernels (OFFSET=centre, SEED=43 on 16 cores: 3,816 pairs); the
-    # shipped run: --device cuda --time-limit 380s, stopped at step 2247 of the 2300-step cosine (lr 1.1e-6 left)
+    # shipped run: --device cuda --time-limit 380s, stopped at step 2247 of the 2300-step cosine (lr 1.1e-6 left); it
+    # started from the shipped fp16 file of accum-ft's best (gpu_job.sh's default INIT), as a machine without runs/ does
     K=$T/kit; [ -d "$K" ] || ${PYTHON:-python} trainers/recipes/gpu_kit.py "$D" "$T" "$K"
     SEED=${SEED:-43} OFFSET=centre INIT=${INIT:-$R/accum-ft/best.safetensors} exec bash trainers/recipes/gpu_job.sh \
       "$K" "$R/gpu-centre" "$R/gpu-centre/export" --lr 2e-4 --warmup 100 --steps 2300 --save-every 575 \
