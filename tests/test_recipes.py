@@ -219,15 +219,21 @@ def test_the_shipped_soup_averages_the_cpu_and_gpu_fine_tunes(tmp_path):
     ]
 
 
-def test_the_gpu_kit_stage_trains_smooth_restart2_on_the_kit_with_the_shake_it_draws(tmp_path):
-    """gpu-kit: gpu_job.sh on TRAINDATA/kit, from smooth-restart2, at batch 64; the GPU soup averages its step 2000
-    with smooth-restart2, and the CPU stage after it fine-tunes the soup on the cross mix."""
+def small_kit(tmp_path):
+    """TRAINDATA/kit as gpu_kit.py lays it out: one sharp photo drawn twice, one real folder repeated three times."""
     kit = tmp_path / "traindata" / "kit"
     for d in ("sharp/bsds500", "real/r", "val/patches_0372"):
         (kit / d).mkdir(parents=True)
     (kit / "sharp" / "bsds500" / "a.jpg").write_bytes(b"x")
     (kit / "SHAKE").write_text("bsds500 2\n")
     (kit / "MIX").write_text("real/r 3\n")
+    return kit
+
+
+def test_the_gpu_kit_stage_trains_smooth_restart2_on_the_kit_with_the_shake_it_draws(tmp_path):
+    """gpu-kit: gpu_job.sh on TRAINDATA/kit, from smooth-restart2, at batch 64; the GPU soup averages its step 2000
+    with smooth-restart2, and the CPU stage after it fine-tunes the soup on the cross mix."""
+    kit = small_kit(tmp_path)
     args, _ = recipe_args(tmp_path, "gpu-kit")
     runs = tmp_path / "runs"
     synth = args[args.index("synth") :]
@@ -541,12 +547,7 @@ def test_the_accum_stage_trains_at_the_gpu_batch_on_the_centred_mix(tmp_path):
 def test_the_centred_gpu_stage_soups_with_accum_ft_and_the_cpu_fine_tunes_the_soup(tmp_path):
     """gpu-centre: gpu_job.sh from accum-ft's best with the camera shake drawn centred (SEED 43); gpu-centre-soup
     averages its last export with accum-ft's best; accum-ft3 fine-tunes that soup at an effective batch of 64."""
-    kit = tmp_path / "traindata" / "kit"
-    for d in ("sharp/bsds500", "real/r", "val/patches_0372"):
-        (kit / d).mkdir(parents=True)
-    (kit / "sharp" / "bsds500" / "a.jpg").write_bytes(b"x")
-    (kit / "SHAKE").write_text("bsds500 2\n")
-    (kit / "MIX").write_text("real/r 3\n")
+    small_kit(tmp_path)
     (tmp_path / "traindata" / "centred").mkdir(parents=True)
     runs = tmp_path / "runs"
     args, _ = recipe_args(tmp_path, "gpu-centre", CORES="1")

@@ -158,19 +158,16 @@ class RunFiles:
         return path
 
     def save_best(self) -> Path:
-        return save_checkpoint(
-            self.opts.out / "best.safetensors", self.inference_state(), self.opts.arch, self.config, **self._meta()
-        )
+        return self._save_weights("best.safetensors")
 
     def save_snapshot(self) -> Path:
-        """OUT/stepN.safetensors: this step's inference weights (the EMA's, with --ema), as best.safetensors holds
-        them, kept for later soups or comparisons while last.safetensors moves on."""
+        """OUT/stepN.safetensors (--keep-every): this step's inference weights, as best.safetensors holds them,
+        kept for later soups or comparisons while last.safetensors moves on."""
+        return self._save_weights(f"step{self.step}.safetensors")
+
+    def _save_weights(self, name: str) -> Path:
         return save_checkpoint(
-            self.opts.out / f"step{self.step}.safetensors",
-            self.inference_state(),
-            self.opts.arch,
-            self.config,
-            **self._meta(),
+            self.opts.out / name, self.inference_state(), self.opts.arch, self.config, **self._meta()
         )
 
     def _write_history(self) -> None:
