@@ -32,6 +32,7 @@ STAGES = [
     "accum-ft2",
     "accum-deep",
     "accum-ft3",
+    "accum-ssim",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -102,6 +103,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "accum-ft2",
         "accum-deep",
         "accum-ft3",
+        "accum-ssim",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -583,3 +585,16 @@ def test_the_centred_gpu_stage_soups_with_accum_ft_and_the_cpu_fine_tunes_the_so
     ]
     assert values(soup, "--weight") == ["0.45", "0.45", "0.1"]
     assert soup[-1] == str(runs / "accum-soup3" / "last.safetensors")
+
+
+def test_the_ssim_stage_fine_tunes_the_shipped_soup_with_an_ssim_term(tmp_path):
+    """accum-ssim: accum-soup3 fine-tuned as accum-ft3 was (same centred mix, batch 4 x 16), its loss PSNR plus
+    5 x (1 - SSIM), keeping every 100th step for soups."""
+    (tmp_path / "traindata" / "centred").mkdir(parents=True)
+    args, _ = recipe_args(tmp_path, "accum-ssim")
+    ft3, _ = recipe_args(tmp_path, "accum-ft3")
+    assert Counter(values(args, "--data")) == Counter(values(ft3, "--data"))
+    assert values(args, "--loss") == ["psnr+5*ssim"] and values(ft3, "--loss") == []
+    assert values(args, "--accum") == ["16"] and values(args, "--lr") == ["2e-4"] and "--compile" in args
+    assert values(args, "--init") == [str(tmp_path / "runs" / "accum-soup3" / "last.safetensors")]
+    assert values(args, "--keep-every") == ["100"]

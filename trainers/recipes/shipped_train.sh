@@ -178,13 +178,21 @@ case $STAGE in
     exec ${PYTHON:-python} trainers/recipes/soup.py "$R/accum-ft/best.safetensors" "$R/accum-ft3/step400.safetensors" \
       "$R/gpu-centre/export/step2247.safetensors" --weight 0.45 --weight 0.45 --weight 0.1 \
       -o "$R/accum-soup3/last.safetensors" ;;
+  accum-ssim)  # accum-soup3 fine-tuned as accum-ft3 was, with an SSIM term in the loss: every GPU stage raised
+    # camera-shake PSNR and lowered its SSIM; psnr + 5 x (1 - SSIM) gives the SSIM term about half the pull of the
+    # PSNR term on camera-shake crops (gradient norms at the start: PSNR's 4-16x SSIM's)
+    [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
+    SHAKE=centred cross_mix
+    ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 41
+          --steps 500 --keep-every 100 --loss "psnr+5*ssim" --init "$R/accum-soup3/last.safetensors"); VAL_EVERY=100
+    SAVE_EVERY=50 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, accum-soup3, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, accum-soup3, accum-ssim, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
