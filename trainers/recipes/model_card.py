@@ -4,7 +4,9 @@
     python trainers/recipes/model_card.py --check  # exit 1 if a block differs from its weights' card
 
 A block sits between ``<!-- card: NAME -->`` and ``<!-- /card: NAME -->``
-(NAME as in ``deblurcli/weights/NAME.json``). Every number in it comes from
+(NAME as in ``deblurcli/weights/NAME.json``); the default model's numbers in
+the README's status paragraph sit between ``<!-- status: NAME -->`` and
+``<!-- /status: NAME -->``, so they cannot fall behind its card. Every number in it comes from
 that JSON, which ship.py measured on the fp16 file users get; the prose
 (architecture, schedule, commands) lives in ``ABOUT`` below, one entry per
 shipped model.
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "deblurcli" / "weights"
 README = ROOT / "README.md"
 FRAME_MP = 1280 * 720 / 1e6
+DEFAULT = "nafnet-small"  # the model `deblurcli folder` uses with no -m
 
 REAL_MIX = (
     'the "real mix" of 766 pairs: REDS `reds_train_000` (720p, oversampled x30, 39% of samples), GoPro '
@@ -325,16 +328,52 @@ def _clip_facts(card: dict[str, Any]) -> list[str]:
     ]
 
 
-def blocks(text: str) -> dict[str, re.Match]:
-    return {m.group(1): m for m in re.finditer(r"<!-- card: (\S+) -->\n(.*?)\n<!-- /card: \1 -->", text, re.S)}
+def status(card: dict[str, Any]) -> str:
+    """The status paragraph's sentence on the default model: each kind's PSNR through the default pipeline, the
+    targets met and missed, and the range of gains on the real sets."""
+    suite, b = card["validation_suite"], card["bar"]
+    what = {
+        "reds": "real REDS motion blur",
+        "gopro": "GoPro-style averages and crops",
+        "shake": "camera shake with measured kernels",
+    }
+    kinds = ", ".join(
+        f"{what.get(k, k)} {v['input_psnr']:.2f} -> {v['psnr']:.2f} dB ({v['psnr'] - v['input_psnr']:+.2f})"
+        for k, v in suite.items()
+    )
+    ssim_up = all(v["ssim"] > v["input_ssim"] for v in suite.values())
+    gains = [s["psnr"] - s["input_psnr"] for s in card["sets"].values()]
+    real = (
+        f"every real set in the development data better than its input ({min(gains):+.2f} to {max(gains):+.2f} dB)"
+        if min(gains) > 0
+        else f"{sum(g <= 0 for g in gains)} of {len(gains)} real sets in the development data not better than "
+        f"their input (worst {min(gains):+.2f} dB)"
+    )
+    short = {"reds": "REDS", "gopro": "GoPro-style", "shake": "camera shake"}
+    met = [short.get(k, k) for k, t in b["targets"].items() if b["gains"][k] >= t]
+    missed = [short.get(k, k) for k, t in b["targets"].items() if b["gains"][k] < t]
+    targets = ", ".join(f"{short.get(k, k)} +{t:g}" for k, t in b["targets"].items())
+    verdict = "all met" if not missed else f"met on {' and '.join(met) or 'none'}, missed on {' and '.join(missed)}"
+    return (
+        "It is measured on one validation set per kind of blur, through exactly what `deblurcli folder` runs by "
+        f"default: {kinds}, SSIM {'up on each' if ssim_up else 'not up on each'}, and {real}. Issue 18's targets "
+        f"({targets} dB): {verdict}."
+    )
 
 
-def expected() -> dict[str, str]:
+def blocks(text: str, tag: str = "card") -> dict[str, re.Match]:
+    return {m.group(1): m for m in re.finditer(rf"<!-- {tag}: (\S+) -->\n(.*?)\n<!-- /{tag}: \1 -->", text, re.S)}
+
+
+def expected() -> dict[tuple[str, str], str]:
+    """(tag, name) -> the block's text: every shipped model's card, and the default model's status sentence."""
     cards = {}
     for js in sorted(WEIGHTS.glob("*.json")):
-        name = js.stem
+        name, card = js.stem, json.loads(js.read_text())
         size = js.with_suffix(".safetensors").stat().st_size / 1e6
-        cards[name] = render(name, json.loads(js.read_text()), size)
+        cards["card", name] = render(name, card, size)
+        if name == DEFAULT:
+            cards["status", name] = status(card)
     return cards
 
 
@@ -344,20 +383,22 @@ def main() -> None:
     args = ap.parse_args()
     text = README.read_text()
     want = expected()
-    have = blocks(text)
+    have = {(tag, n): m for tag in ("card", "status") for n, m in blocks(text, tag).items()}
     missing = sorted(set(want) - set(have))
     if missing:
-        sys.exit(f"README.md has no block <!-- card: {missing[0]} --> ... <!-- /card: {missing[0]} -->")
-    stale = [n for n in want if have[n].group(2) != want[n]]
+        tag, n = missing[0]
+        sys.exit(f"README.md has no block <!-- {tag}: {n} --> ... <!-- /{tag}: {n} -->")
+    stale = [k for k in want if have[k].group(2) != want[k]]
+    names = ", ".join(f"{tag} {n}" for tag, n in stale)
     if args.check:
         if stale:
-            sys.exit(f"README model cards out of date: {', '.join(stale)} (run {Path(__file__).name})")
+            sys.exit(f"README model cards out of date: {names} (run {Path(__file__).name})")
         return
-    for n in stale:
-        m = blocks(text)[n]
-        text = text[: m.start(2)] + want[n] + text[m.end(2) :]
+    for tag, n in stale:
+        m = blocks(text, tag)[n]
+        text = text[: m.start(2)] + want[tag, n] + text[m.end(2) :]
     README.write_text(text)
-    print(f"rewrote {len(stale)} card(s): {', '.join(stale) or 'none'}")
+    print(f"rewrote {len(stale)} block(s): {names or 'none'}")
 
 
 if __name__ == "__main__":
