@@ -589,7 +589,7 @@ def test_the_centred_gpu_stage_soups_with_accum_ft_and_the_cpu_fine_tunes_the_so
 
 def test_the_ssim_stage_fine_tunes_the_shipped_soup_with_an_ssim_term(tmp_path):
     """accum-ssim: accum-soup3 fine-tuned as accum-ft3 was (same centred mix, batch 4 x 16), its loss PSNR plus
-    5 x (1 - SSIM), keeping every 100th step for soups."""
+    5 x (1 - SSIM), keeping every 100th step for soups; ssim-soup averages its step 200 into the shipped weights."""
     (tmp_path / "traindata" / "centred").mkdir(parents=True)
     args, _ = recipe_args(tmp_path, "accum-ssim")
     ft3, _ = recipe_args(tmp_path, "accum-ft3")
@@ -598,3 +598,12 @@ def test_the_ssim_stage_fine_tunes_the_shipped_soup_with_an_ssim_term(tmp_path):
     assert values(args, "--accum") == ["16"] and values(args, "--lr") == ["2e-4"] and "--compile" in args
     assert values(args, "--init") == [str(tmp_path / "runs" / "accum-soup3" / "last.safetensors")]
     assert values(args, "--keep-every") == ["100"]
+    soup, _ = recipe_args(tmp_path, "ssim-soup")  # the shipped weights: with the previous default and the GPU soup
+    runs = tmp_path / "runs"
+    assert soup[1:4] == [
+        str(runs / "accum-soup3" / "last.safetensors"),
+        str(runs / "accum-ssim" / "step200.safetensors"),
+        str(runs / "gpu-centre-soup" / "last.safetensors"),
+    ]
+    assert values(soup, "--weight") == ["0.34", "0.33", "0.33"]
+    assert soup[-1] == str(runs / "ssim-soup" / "last.safetensors")
