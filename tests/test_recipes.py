@@ -33,6 +33,7 @@ STAGES = [
     "accum-deep",
     "accum-ft3",
     "accum-ssim",
+    "ssim-ft2",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -104,6 +105,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "accum-deep",
         "accum-ft3",
         "accum-ssim",
+        "ssim-ft2",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -607,3 +609,8 @@ def test_the_ssim_stage_fine_tunes_the_shipped_soup_with_an_ssim_term(tmp_path):
     ]
     assert values(soup, "--weight") == ["0.34", "0.33", "0.33"]
     assert soup[-1] == str(runs / "ssim-soup" / "last.safetensors")
+    again, _ = recipe_args(tmp_path, "ssim-ft2")  # the shipped soup fine-tuned again, on a 200-step cosine
+    assert Counter(values(again, "--data")) == Counter(values(args, "--data"))
+    assert values(again, "--loss") == ["psnr+5*ssim"] and values(again, "--steps") == ["200"]
+    assert values(again, "--init") == [str(runs / "ssim-soup" / "last.safetensors")]
+    assert values(again, "--keep-every") == ["50"] and values(again, "--seed") != values(args, "--seed")

@@ -191,13 +191,20 @@ case $STAGE in
     # scored (README) this one is better than the previous default on every kind, PSNR and SSIM
     exec ${PYTHON:-python} trainers/recipes/soup.py "$R/accum-soup3/last.safetensors" "$R/accum-ssim/step200.safetensors" \
       "$R/gpu-centre-soup/last.safetensors" --weight 0.34 --weight 0.33 --weight 0.33 -o "$R/ssim-soup/last.safetensors" ;;
+  ssim-ft2)  # ssim-soup fine-tuned again with the SSIM term, on a 200-step cosine (accum-ssim's best was its step 200,
+    # before its lr had decayed): a new seed, steps kept every 50 for soups with ssim-soup
+    [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
+    SHAKE=centred cross_mix
+    ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 47
+          --steps 200 --keep-every 50 --loss "psnr+5*ssim" --init "$R/ssim-soup/last.safetensors"); VAL_EVERY=100
+    SAVE_EVERY=50 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, accum-soup3, accum-ssim, ssim-soup, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, accum-soup3, accum-ssim, ssim-soup, ssim-ft2, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
