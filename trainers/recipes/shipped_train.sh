@@ -192,7 +192,8 @@ case $STAGE in
     exec ${PYTHON:-python} trainers/recipes/soup.py "$R/accum-soup3/last.safetensors" "$R/accum-ssim/step200.safetensors" \
       "$R/gpu-centre-soup/last.safetensors" --weight 0.34 --weight 0.33 --weight 0.33 -o "$R/ssim-soup/last.safetensors" ;;
   ssim-ft2)  # ssim-soup fine-tuned again with the SSIM term, on a 200-step cosine (accum-ssim's best was its step 200,
-    # before its lr had decayed): a new seed, steps kept every 50 for soups with ssim-soup
+    # before its lr had decayed): a new seed, steps kept every 50 for soups with ssim-soup. Its soup with ssim-soup
+    # lost REDS PSNR through the default pipeline and did not ship (README)
     [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 47
