@@ -6,8 +6,8 @@
 A block sits between ``<!-- card: NAME -->`` and ``<!-- /card: NAME -->``
 (NAME as in ``deblurcli/weights/NAME.json``); the default model's numbers in
 the README's status paragraph sit between ``<!-- status: NAME -->`` and
-``<!-- /status: NAME -->``, so they cannot fall behind its card. Every number in it comes from
-that JSON, which ship.py measured on the fp16 file users get; the prose
+``<!-- /status: NAME -->``, so they cannot fall behind its card. Every number
+in a block comes from that JSON, which ship.py measured on the fp16 file users get; the prose
 (architecture, schedule, commands) lives in ``ABOUT`` below, one entry per
 shipped model.
 """
@@ -21,11 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deblurcli.catalog import DEFAULT_VARIANTS
+from deblurcli.loading import DEFAULT_MODEL
+
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "deblurcli" / "weights"
 README = ROOT / "README.md"
 FRAME_MP = 1280 * 720 / 1e6
-DEFAULT = "nafnet-small"  # the model `deblurcli folder` uses with no -m
+DEFAULT = f"{DEFAULT_MODEL}-{DEFAULT_VARIANTS[DEFAULT_MODEL]}"  # what `deblurcli folder` uses with no -m
 
 REAL_MIX = (
     'the "real mix" of 766 pairs: REDS `reds_train_000` (720p, oversampled x30, 39% of samples), GoPro '
