@@ -34,6 +34,7 @@ STAGES = [
     "accum-ft3",
     "accum-ssim",
     "ssim-ft2",
+    "accum-ft4",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -106,6 +107,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "accum-ft3",
         "accum-ssim",
         "ssim-ft2",
+        "accum-ft4",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -614,3 +616,17 @@ def test_the_ssim_stage_fine_tunes_the_shipped_soup_with_an_ssim_term(tmp_path):
     assert values(again, "--loss") == ["psnr+5*ssim"] and values(again, "--steps") == ["200"]
     assert values(again, "--init") == [str(runs / "ssim-soup" / "last.safetensors")]
     assert values(again, "--keep-every") == ["50"] and values(again, "--seed") != values(args, "--seed")
+
+
+def test_accum_ft4_fine_tunes_the_shipped_soup_as_accum_ft3_did(tmp_path):
+    """accum-ft4: ssim-soup (the shipped weights) fine-tuned with accum-ft3's loss, mix, batch and rate, on a
+    400-step cosine with a new seed, every 100th step kept for soups."""
+    (tmp_path / "traindata" / "centred").mkdir(parents=True)
+    args, _ = recipe_args(tmp_path, "accum-ft4")
+    ft3, _ = recipe_args(tmp_path, "accum-ft3")
+    assert Counter(values(args, "--data")) == Counter(values(ft3, "--data"))
+    assert values(args, "--loss") == [] and values(args, "--steps") == ["400"]
+    for flag in ("--accum", "--lr", "--batch", "--patch", "--ema", "--warmup"):
+        assert values(args, flag) == values(ft3, flag)
+    assert values(args, "--init") == [str(tmp_path / "runs" / "ssim-soup" / "last.safetensors")]
+    assert values(args, "--keep-every") == ["100"] and values(args, "--seed") != values(ft3, "--seed")

@@ -199,13 +199,20 @@ case $STAGE in
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 47
           --steps 200 --keep-every 50 --loss "psnr+5*ssim" --init "$R/ssim-soup/last.safetensors"); VAL_EVERY=100
     SAVE_EVERY=50 ;;
+  accum-ft4)  # ssim-soup (the shipped weights) fine-tuned as accum-ft3 fine-tuned gpu-centre-soup (PSNR loss, batch 4 x
+    # 16, lr 2e-4, centred mix) on a 400-step cosine, a new seed, every 100th step kept for soups: accum-ft3's run from
+    # a soup raised REDS and GoPro-style blur
+    [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
+    SHAKE=centred cross_mix
+    ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 53
+          --steps 400 --keep-every 100 --init "$R/ssim-soup/last.safetensors"); VAL_EVERY=100; SAVE_EVERY=50 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, accum-soup3, accum-ssim, ssim-soup, ssim-ft2, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, accum-soup3, accum-ssim, ssim-soup, ssim-ft2, accum-ft4, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
