@@ -7,7 +7,7 @@ shipped default, its OpenVINO engine cached by a warm-up run) in a fresh process
 candidate, ``--repeat`` times; the best wall time and the largest peak RSS (``getrusage`` of the child) are
 printed beside the overlap work the plan implies. Pause other work first.
 
-    python benchmarks/cpu_tiles.py [--tiles 512,768,832,1024] [--repeat 2] [--json out.json]
+    python benchmarks/cpu_tiles.py [--tiles 512,768,832,1024] [--repeat 2] [--ensemble N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -52,8 +52,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tiles", default="512,768,832,1024")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--ensemble", help="passed to deblurcli folder (default: its default)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    extra = ["--ensemble", args.ensemble] if args.ensemble else []
     work = Path(tempfile.mkdtemp(prefix="cpu-tiles-"))
     folders = {}
     for name, shape in SIZES.items():
@@ -78,7 +80,7 @@ def main() -> None:
                     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
                 )
                 cmd = [sys.executable, "-c", CHILD, str(tile), "folder", str(folders[name]), "-o", str(work / "o"),
-                       "-q"]  # fmt: skip
+                       "-q", *extra]  # fmt: skip
                 shutil.rmtree(work / "o", ignore_errors=True)
                 t0 = time.perf_counter()
                 res = subprocess.run([sys.executable, "-c", code, *cmd], check=True, capture_output=True, text=True)

@@ -3,7 +3,7 @@
 For a model, scores every validation set (one per blur kind, see trainers/recipes/cross_kind_data.sh) under:
 tiles of 256/32 (the old default), tiles of 384/32, the whole frame, the whole frame with NAFNet's
 test-time local converter (TLC, Chu et al. 2022: channel attention pooled over --tlc px instead of the whole
-frame), and flip/rotate self-ensembles of 2 and 8 on the whole frame, with and without TLC. Prints PSNR gain
+frame), and flip/rotate self-ensembles of 2, 4 and 8 on the whole frame, with and without TLC. Prints PSNR gain
 over the input per set, the mean over sets, and seconds per megapixel (PyTorch fp32, channels-last, tuned
 allocator). Pause other work first.
 
@@ -44,6 +44,7 @@ def main() -> None:
         "tiles384": dict(tile=384, overlap=32),
         "frame": dict(tile=4096, overlap=0),
         "frame+ens2": dict(tile=4096, overlap=0, ensemble=2),
+        "frame+ens4": dict(tile=4096, overlap=0, ensemble=4),
         "frame+ens8": dict(tile=4096, overlap=0, ensemble=8),
         "frame+tlc": dict(tile=4096, overlap=0, tlc=args.tlc),
         "frame+tlc+ens2": dict(tile=4096, overlap=0, tlc=args.tlc, ensemble=2),

@@ -18,7 +18,7 @@ import click
 from .. import __version__
 from ..catalog import ENGINE_NAMES, PRECISIONS, architecture_names
 from ..errors import DeblurError, caused_by_interrupt
-from ..inference import InferenceOptions
+from ..inference import DEFAULT_ENSEMBLE, InferenceOptions
 
 
 class JobError(click.ClickException):
@@ -133,11 +133,12 @@ OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "ensemble": click.option(
         "--ensemble",
         type=click.Choice(["1", "2", "4", "8"]),
-        default="1",
+        default=str(DEFAULT_ENSEMBLE),
         show_default=True,
         callback=lambda _ctx, _param, v: int(v),
-        help="Self-ensemble: average the model over N flips/rotations of the input (N times the time; "
-        "8 measured +0.07 dB mean over the validation suite for the default model).",
+        help="Self-ensemble: average the model over N flips/rotations of the input, N times the model's time. "
+        "The default model on the validation suite, mean gain: 1 +1.45 dB, 2 +1.51, 4 +1.56, 8 +1.57; "
+        "--ensemble 1 is four times faster than the default.",
     ),
     "compile_model": click.option(
         "--compile",

@@ -127,6 +127,7 @@ def measure(
                 "name": info.name,
                 "precision": info.precision,
                 "threads": info.threads,
+                "ensemble": getattr(d.engine, "n", 1),
                 "tiling": f"whole frames up to {d.frame_pixels / 1e6:.1f} MP, else {d.tile}/{d.overlap}"
                 if d.frame_pixels
                 else f"{d.tile}/{d.overlap}",
