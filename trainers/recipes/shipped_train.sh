@@ -201,7 +201,8 @@ case $STAGE in
     SAVE_EVERY=50 ;;
   accum-ft4)  # ssim-soup (the shipped weights) fine-tuned as accum-ft3 fine-tuned gpu-centre-soup (PSNR loss, batch 4 x
     # 16, lr 2e-4, centred mix) on a 400-step cosine, a new seed, every 100th step kept for soups: accum-ft3's run from
-    # a soup raised REDS and GoPro-style blur
+    # a soup raised REDS and GoPro-style blur. Tried, not shipped: 400 steps in 98 min; every soup of its steps 300
+    # and 400 with ssim-soup lowered REDS (README)
     [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 256 --lr 2e-4 --ema 0.99 --warmup 20 --seed 53
