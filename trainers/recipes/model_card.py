@@ -281,7 +281,8 @@ def _speed(v: dict[str, Any], engine: dict[str, Any] | None) -> str:
 def _passes(engine: dict[str, Any]) -> str:
     """How many passes of the model the scores took: cards scored before the default self-ensemble have no key."""
     n = int(engine.get("ensemble", 1))
-    return f"the mean over {n} flips/rotations of the input, `--ensemble {n}`" if n > 1 else "one pass, `--ensemble 1`"
+    over = {2: "the input and its mirror image", 4: "the input's four turns", 8: "the input's turns and mirrors"}
+    return f"the mean over {over[n]}, `--ensemble {n}`" if n > 1 else "one pass, `--ensemble 1`"
 
 
 def _kernels(names: list[str]) -> str:
