@@ -115,9 +115,8 @@ def measure(
 ) -> tuple[dict, dict, dict]:
     """(validation suite scores, real-set scores, the engine that ran) for the weights file ``tmp``."""
     with tempfile.TemporaryDirectory() as engines:
-        opened = open_deblurrer(
-            InferenceOptions(weights=tmp, threads=threads, engine_dir=Path(engines), engine=engine_name)
-        )
+        opts = InferenceOptions(weights=tmp, threads=threads, engine_dir=Path(engines), engine=engine_name)
+        opened = open_deblurrer(opts)
         with opened.engine:
             d = opened.deblurrer
             suite = {n: score(d, v) for n, v in zip(set_names(vals), vals)}
@@ -127,7 +126,7 @@ def measure(
                 "name": info.name,
                 "precision": info.precision,
                 "threads": info.threads,
-                "ensemble": getattr(d.engine, "n", 1),
+                "ensemble": opts.ensemble,
                 "tiling": f"whole frames up to {d.frame_pixels / 1e6:.1f} MP, else {d.tile}/{d.overlap}"
                 if d.frame_pixels
                 else f"{d.tile}/{d.overlap}",
