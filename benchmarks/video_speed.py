@@ -10,6 +10,8 @@ bf16 where native, whole frames), warmed up on two full frames first (the
 engine's build, when not cached, and its compile for the frame size).
 
     python benchmarks/video_speed.py [--model nafnet] [--variant small] [--weights W] [--frames 30] [--threads N]
+                                     [--ensemble N] [--preset P]
+--ensemble: the default's four turns unless given (1 = one pass); --preset: the encoder's, as `video --preset`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deblurcli.inference import InferenceOptions, open_deblurrer  # noqa: E402
+from deblurcli.inference import DEFAULT_ENSEMBLE, InferenceOptions, open_deblurrer  # noqa: E402
 from deblurcli.video import VideoOptions, deblur_video  # noqa: E402
 from deblurcli.video.io import frame_to_planar, probe  # noqa: E402
 from tests.video_clips import REDS_720, make_clip, reds_frames  # noqa: E402
@@ -37,9 +39,13 @@ def main() -> None:
     ap.add_argument("--weights", type=Path)
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--ensemble", type=int, default=DEFAULT_ENSEMBLE, choices=(1, 2, 4, 8))
+    ap.add_argument("--preset")
     args = ap.parse_args()
     opened = open_deblurrer(
-        InferenceOptions(model=args.model, variant=args.variant, weights=args.weights, threads=args.threads)
+        InferenceOptions(
+            model=args.model, variant=args.variant, weights=args.weights, threads=args.threads, ensemble=args.ensemble
+        )
     )
     loaded, eng, d = opened
     name = f"{loaded.arch}:{loaded.variant}"
@@ -59,7 +65,7 @@ def main() -> None:
             d.run(x)
         model_only = time.perf_counter() - t0
         t0 = time.perf_counter()
-        res = deblur_video(clip, Path(tmp) / "out.mp4", d.run, VideoOptions(), name)
+        res = deblur_video(clip, Path(tmp) / "out.mp4", d.run, VideoOptions(preset=args.preset), name)
         end_to_end = time.perf_counter() - t0
     n = len(planar)
     print(
@@ -70,6 +76,8 @@ def main() -> None:
                 "size": f"{info.width}x{info.height}",
                 "engine": f"{eng.info.name} {eng.info.precision}",
                 "threads": eng.info.threads,
+                "ensemble": args.ensemble,
+                "preset": args.preset or "the encoder's default",
                 "model_only_s": round(model_only, 2),
                 "end_to_end_s": round(end_to_end, 2),
                 "end_to_end_over_model_only": round(end_to_end / model_only, 3),

@@ -35,6 +35,7 @@ STAGES = [
     "accum-ssim",
     "ssim-ft2",
     "accum-ft4",
+    "accum-p320",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -108,6 +109,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "accum-ssim",
         "ssim-ft2",
         "accum-ft4",
+        "accum-p320",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -630,3 +632,15 @@ def test_accum_ft4_fine_tunes_the_shipped_soup_as_accum_ft3_did(tmp_path):
         assert values(args, flag) == values(ft3, flag)
     assert values(args, "--init") == [str(tmp_path / "runs" / "ssim-soup" / "last.safetensors")]
     assert values(args, "--keep-every") == ["100"] and values(args, "--seed") != values(ft3, "--seed")
+
+
+def test_accum_p320_is_accum_ft4_on_larger_crops(tmp_path):
+    """accum-p320: accum-ft4's start, mix, loss, batch and schedule with 320 px crops (the largest BSDS500 holds
+    without reflection) and a new seed."""
+    (tmp_path / "traindata" / "centred").mkdir(parents=True)
+    args, _ = recipe_args(tmp_path, "accum-p320")
+    ft4, _ = recipe_args(tmp_path, "accum-ft4")
+    assert Counter(values(args, "--data")) == Counter(values(ft4, "--data"))
+    for flag in ("--accum", "--lr", "--batch", "--ema", "--warmup", "--steps", "--loss", "--init", "--keep-every"):
+        assert values(args, flag) == values(ft4, flag)
+    assert values(args, "--patch") == ["320"] and values(args, "--seed") != values(ft4, "--seed")
