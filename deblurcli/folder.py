@@ -1,4 +1,4 @@
-"""The ``folder`` job: deblur every image in a folder into another folder.
+"""The ``folder`` job: deblur every image in a folder into another folder, or image files named one by one.
 
 Nothing is lost: the input folder is never written to, an input is never
 overwritten, an existing output is replaced only when asked, each output is
@@ -100,7 +100,7 @@ def plan_folder(
     if fmt not in FORMATS:
         raise DeblurError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
     if not input_dir.exists():
-        raise DeblurError(f"input folder {input_dir} does not exist")
+        raise DeblurError(f"input {input_dir} does not exist")
     if not input_dir.is_dir():
         raise DeblurError(f"input {input_dir} is not a folder")
     output_dir = output_dir or default_output(input_dir)
@@ -119,39 +119,96 @@ def plan_folder(
         raise DeblurError(f"no images ({', '.join(e.lstrip('.') for e in IMAGE_EXTS)}) in {input_dir} {what}".rstrip())
 
     clean_stale(output_dir, recursive=True)  # temporaries of a killed run: never outputs, never left behind
-    tasks, decided, existing = _map_outputs(images, input_dir, output_dir, src_root, fmt, skip_existing, overwrite)
-    if existing:
-        raise DeblurError(
-            f"{len(existing)} output(s) already exist in {output_dir} (e.g. {existing[0].name}); "
-            "pass --skip-existing to resume or --overwrite to replace them"
-        )
+    mapping = [(src, output_dir / src.relative_to(input_dir).with_suffix(_ext(src, fmt))) for src in images]
+    tasks, decided = _map_outputs(mapping, src_root, set(), output_dir, skip_existing, overwrite)
     return output_dir, tasks, decided
 
 
-def _map_outputs(
+def plan_images(
     images: list[Path],
-    input_dir: Path,
+    output: Path | None,
+    fmt: str = "same",
+    skip_existing: bool = False,
+    overwrite: bool = False,
+) -> tuple[Path, list[Task], list[FileResult]]:
+    """Check a job on image files named one by one and map each to its output, like :func:`plan_folder`.
+
+    Each output goes beside its input as ``NAME-deblurred.EXT`` unless ``output`` says where: a folder (one that
+    exists, or a path ending in a separator or without an image extension) gets ``NAME.EXT`` for each input; a
+    file path (with an image extension, one input only) is that image's output, in its extension's format. Returns
+    the folder the outputs go to (the inputs' common folder when beside them), the tasks and the results already
+    decided. Raises :class:`DeblurError` before anything runs for a missing input, a folder among them or a file
+    that is not named as an image."""
+    if fmt not in FORMATS:
+        raise DeblurError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    for src in images:
+        if not src.exists() and not src.is_symlink():
+            raise DeblurError(f"input {src} does not exist")
+        if src.is_dir():
+            raise DeblurError(f"input {src} is a folder; give one folder, or image files")
+        if src.suffix.lower() not in IMAGE_EXTS:
+            exts = ", ".join(e.lstrip(".") for e in IMAGE_EXTS)
+            raise DeblurError(f"input {src} is not named as an image ({exts}) or a folder")
+    as_file = output is not None and _names_a_file(output)
+    if as_file and len(images) > 1:
+        raise DeblurError(f"output {output} names one image, but {len(images)} inputs were given; use a folder")
+    if as_file:
+        assert output is not None
+        if fmt != "same" and output.suffix.lower().replace(".jpeg", ".jpg") != "." + fmt:
+            raise DeblurError(f"output {output} has another extension than --format {fmt}")
+        mapping = [(images[0], output)]
+    elif output is not None:
+        if output.exists() and not output.is_dir():
+            raise DeblurError(f"output {output} exists and is not a folder")
+        mapping = [(src, output / src.with_suffix(_ext(src, fmt)).name) for src in images]
+    else:
+        mapping = [(src, src.with_name(f"{src.stem}-deblurred{_ext(src, fmt)}")) for src in images]
+    inputs = {src.resolve(): src for src in images}
+    for _, dst in mapping:
+        if dst.resolve() in inputs:
+            raise DeblurError(
+                f"output {dst} would overwrite the input {inputs[dst.resolve()]}; inputs are never overwritten"
+            )
+    out_dir = Path(os.path.commonpath([str(dst.parent.absolute()) for _, dst in mapping]))
+    for folder in {dst.parent for _, dst in mapping}:
+        clean_stale(folder)  # a killed run's temporaries, never anything else
+    tasks, decided = _map_outputs(mapping, None, set(inputs), out_dir, skip_existing, overwrite)
+    return out_dir, tasks, decided
+
+
+def _names_a_file(output: Path) -> bool:
+    """Whether ``-o`` names one image's output rather than a folder for the outputs."""
+    return not output.is_dir() and not str(output).endswith(os.sep) and output.suffix.lower() in IMAGE_EXTS
+
+
+def _ext(src: Path, fmt: str) -> str:
+    return src.suffix if fmt == "same" else "." + fmt
+
+
+def _map_outputs(
+    mapping: list[tuple[Path, Path]],
+    src_root: Path | None,
+    inputs: set[Path],
     output_dir: Path,
-    src_root: Path,
-    fmt: str,
     skip_existing: bool,
     overwrite: bool,
-) -> tuple[list[Task], list[FileResult], list[Path]]:
-    """Each input's output: tasks to run, results already decided (skipped, collisions), outputs in the way."""
+) -> tuple[list[Task], list[FileResult]]:
+    """Each (input, output): tasks to run and results already decided (skipped, collisions). No output may lie
+    inside ``src_root`` (a folder job's input) or be one of ``inputs``; outputs already there need a decision."""
     tasks: list[Task] = []
     decided: list[FileResult] = []
     claimed: dict[Path, Path] = {}
     existing = []
-    for src in images:
-        ext = src.suffix if fmt == "same" else "." + fmt
-        dst = output_dir / src.relative_to(input_dir).with_suffix(ext)
+    for src, dst in mapping:
         key = dst.resolve()
         if key in claimed:
             taken = f"its output name is already taken by {claimed[key].name}; use --format same"
+            if src_root is None:
+                taken = f"its output {dst.name} is already taken by {claimed[key]}"
             decided.append(FileResult(str(src), str(dst), "failed", error=taken))
             continue
         claimed[key] = src
-        if _is_within(key, src_root) or key == src.resolve():
+        if (src_root is not None and _is_within(key, src_root)) or key in inputs or key == src.resolve():
             decided.append(FileResult(str(src), str(dst), "failed", error="output would overwrite an input"))
             continue
         if dst.exists():
@@ -161,7 +218,13 @@ def _map_outputs(
             if not overwrite:
                 existing.append(dst)
         tasks.append(Task(src, dst))
-    return tasks, decided, existing
+    if existing:
+        where = f"in {output_dir} " if src_root is not None else ""
+        raise DeblurError(
+            f"{len(existing)} output(s) already exist {where}(e.g. {existing[0].name}); "
+            "pass --skip-existing to resume or --overwrite to replace them"
+        )
+    return tasks, decided
 
 
 def _why(e: BaseException) -> str:

@@ -15,9 +15,13 @@ from .executor_options import executor_options
 
 
 @click.command()
-@click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), help="Output folder (default: INPUT-deblurred beside INPUT)."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output folder (default: INPUT-deblurred beside a folder INPUT; NAME-deblurred.EXT beside each image "
+    "INPUT). With one image INPUT, a path with an image extension is that image's output.",
 )
 @click.option("-r", "--recursive", is_flag=True, help="Also process subfolders, keeping the tree.")
 @click.option(
@@ -41,7 +45,7 @@ from .executor_options import executor_options
 @quiet_option
 @handle_errors
 def folder(
-    input_dir: Path,
+    inputs: tuple[Path, ...],
     output: Path | None,
     recursive: bool,
     fmt: str,
@@ -52,14 +56,21 @@ def folder(
     json_report: Path | None,
     quiet: bool,
 ) -> None:
-    """Deblur every image in INPUT (png, jpg, bmp, tif, webp) into another folder.
+    """Deblur every image in the folder INPUT (png, jpg, bmp, tif, webp) into another folder, or the image
+    files INPUT... (each beside itself as NAME-deblurred.EXT, or into -o).
 
     Inputs are never modified; each output keeps the input's name, size, bit
     depth, alpha and grayscale, and is written under a temporary name first.
     Unreadable files are reported and skipped. Exit code 1 if any file failed.
     With --executor ray the same job runs on a Ray cluster (README "Many machines").
+
+    \b
+      deblurcli folder ./imgs                   # -> ./imgs-deblurred/
+      deblurcli folder photo.jpg                # -> photo-deblurred.jpg
+      deblurcli folder photo.jpg -o sharp.png   # -> sharp.png (PNG)
+      deblurcli folder *.jpg -o sharp/          # -> sharp/NAME.jpg
     """
-    from ..folder import plan_folder
+    from ..folder import plan_folder, plan_images
 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite exclude each other")
@@ -67,7 +78,12 @@ def folder(
         from ..executor import require_ray
 
         require_ray()
-    out_dir, tasks, decided = plan_folder(input_dir, output, recursive, fmt, skip_existing, overwrite)
+    if len(inputs) == 1 and (inputs[0].is_dir() or not (inputs[0].exists() or inputs[0].is_symlink())):
+        out_dir, tasks, decided = plan_folder(inputs[0], output, recursive, fmt, skip_existing, overwrite)
+    else:
+        if recursive:
+            raise click.UsageError("--recursive applies to a folder INPUT, not to image files")
+        out_dir, tasks, decided = plan_images(list(inputs), output, fmt, skip_existing, overwrite)
     if executor.name == "ray":
         from .folder_ray import folder_on_ray
 
