@@ -20,6 +20,7 @@ from .atomic import clean_stale
 from .catalog import IMAGE_FORMATS as FORMATS
 from .errors import DeblurError
 from .images import IMAGE_EXTS, read_image, write_image
+from .metadata import read_metadata
 from .pipeline import Deblurrer
 
 # images up to this size are read ahead and written behind the model (a 4K UHD frame is 8.3 MP)
@@ -253,7 +254,7 @@ def _deblurred(task: Task, pixels: Any, deblurrer: Deblurrer, res: FileResult, o
 def _written(task: Task, out: Any, res: FileResult, t0: float) -> FileResult:
     try:
         task.dst.parent.mkdir(parents=True, exist_ok=True)
-        res.bytes = write_image(task.dst, out)
+        res.bytes = write_image(task.dst, out, read_metadata(task.src))
         res.status = "ok"
     except _FAILURES as e:
         res.error = _why(e)

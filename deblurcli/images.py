@@ -1,14 +1,16 @@
 """Reading and writing still images without losing what the user had.
 
 8-bit stays 8-bit, 16-bit stays 16-bit, alpha and grayscale are kept, and
-EXIF orientation is applied on read (the written pixels are upright, with no
-orientation tag). Colour images are returned in RGB(A) order. Writes go to a
-temporary name in the target folder and are renamed when complete.
+EXIF orientation is applied on read (the written pixels are upright; a
+carried EXIF block says so, :mod:`deblurcli.metadata`). Colour images are
+returned in RGB(A) order. Writes go to a temporary name in the target folder
+and are renamed when complete.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -16,10 +18,13 @@ import numpy as np
 
 from .atomic import write_bytes
 from .errors import ImageError
+from .metadata import Metadata, embed
 
 # OpenCV logs its own warnings for damaged files ("PNG input buffer is
 # incomplete"); deblurcli reports each bad file in one line of its own
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+# nor Pillow's, for a damaged EXIF block (the image is read; its orientation is taken as upright, no EXIF carried)
+warnings.filterwarnings("ignore", message="(?i)corrupt exif", category=UserWarning)
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -178,9 +183,12 @@ def write_json_atomic(path: str | Path, doc: object) -> None:
     write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
-def write_image(path: str | Path, img: np.ndarray) -> int:
-    """Encode by the file's extension and write atomically; returns bytes written."""
+def write_image(path: str | Path, img: np.ndarray, meta: Metadata | None = None) -> int:
+    """Encode by the file's extension (with ``meta``'s ICC profile and EXIF where the format holds them, see
+    :mod:`deblurcli.metadata`) and write atomically; returns bytes written."""
     path = Path(path)
     data = encode_image(img, path.suffix)
+    if meta:
+        data = embed(data, path.suffix, meta)
     write_atomic(path, data)
     return len(data)
