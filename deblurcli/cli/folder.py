@@ -60,7 +60,8 @@ def folder(
     files INPUT... (each beside itself as NAME-deblurred.EXT, or into -o).
 
     Inputs are never modified; each output keeps the input's name, size, bit
-    depth, alpha and grayscale, and is written under a temporary name first.
+    depth, alpha and grayscale (and, as JPEG or PNG, its colour profile and
+    EXIF, upright), and is written under a temporary name first.
     Unreadable files are reported and skipped. Exit code 1 if any file failed.
     With --executor ray the same job runs on a Ray cluster (README "Many machines").
 
