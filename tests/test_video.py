@@ -137,6 +137,47 @@ def test_rotation_is_carried_over(tiny_weights, tmp_path):
     assert dst.rotation == 90 and (dst.width, dst.height) == (320, 180)
 
 
+def _tagged(src, dst, container: dict, languages: dict) -> None:
+    """A copy of the clip ``src`` with ``container`` tags and a language (and name) per stream type."""
+    inp = av.open(str(src))
+    out = av.open(str(dst), "w", options={"movflags": "use_metadata_tags"})
+    out.metadata.update(container)
+    streams = {}
+    for s in inp.streams:
+        streams[s.index] = out.add_stream_from_template(s)
+        streams[s.index].metadata.update(languages[s.type])
+    for p in inp.demux():
+        if p.dts is not None:
+            p.stream = streams[p.stream.index]
+            out.mux(p)
+    out.close()
+    inp.close()
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_container_and_track_tags_are_carried_over(tone_clip, tiny_weights, tmp_path, ext):
+    """A phone video's date, place and make, a title, and each track's language and name survive."""
+    tags = {
+        "title": "Holiday",
+        "creation_time": "2026-07-01T10:00:00.000000Z",
+        "location": "+48.8584+002.2945/",
+        "com.apple.quicktime.make": "Apple",
+    }
+    langs = {"video": {"language": "eng"}, "audio": {"language": "fra", "handler_name": "Narration"}}
+    clip = tmp_path / "tagged.mp4"
+    _tagged(tone_clip, clip, tags, langs)
+    out = tmp_path / f"out{ext}"
+    r = run("video", clip, "-o", out, "--weights", tiny_weights, "--engine", "torch", "--frames", "4", "-q")
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:
+        got = {k.lower(): v for k, v in c.metadata.items()}
+        for k, v in tags.items():
+            assert got.get(k) == v, (k, dict(c.metadata))
+        for s in c.streams:
+            have = {k.lower(): v for k, v in s.metadata.items()}
+            assert all(have.get(k) == v for k, v in langs[s.type].items()), (s.type, dict(s.metadata))
+
+
 def test_segment_start_duration_and_preview(tone_clip, tiny_weights, tmp_path):
     out = tmp_path / "seg.mp4"
     # frames are 512 units of 1/12288 s apart (24 fps): start at frame 3, keep 4 frames

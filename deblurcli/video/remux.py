@@ -47,10 +47,13 @@ def _mux(
     """Write the interleaved streams into ``tmp`` (renamed to the output by the caller)."""
     import av
 
-    out = av.open(str(tmp), "w", format=fmt)
+    tags = {k: v for k, v in inp.metadata.items() if k.lower() not in _MUXER_KEYS}
+    out = av.open(str(tmp), "w", format=fmt, options=_tag_options(fmt, tags))
     try:
+        out.metadata.update(tags)
         vout = out.add_stream_from_template(segs[0].streams.video[0])
         vout.time_base = info.time_base
+        _copy_stream_tags(inp.streams.video[0], vout)
         if info.rotation:
             vout.set_display_rotation(info.rotation)
         others, copied = _other_streams(out, inp) if opts.audio else ({}, [])
@@ -82,6 +85,27 @@ def _mux(
     return copied
 
 
+# What the muxer writes for itself; everything else the input's container says (title, creation_time, location,
+# a phone's make and model...) is carried over
+_MUXER_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
+# What a player shows of a track: its language (a film's two audio tracks), name and date
+_STREAM_KEYS = ("language", "title", "handler_name", "creation_time")
+
+
+def _tag_options(fmt: str, tags: dict[str, str]) -> dict[str, str]:
+    """Muxer options that let ``tags`` through: MP4/MOV write only their standard keys unless told to keep
+    QuickTime metadata keys (a phone's com.apple.quicktime.location.ISO6709, make, model...)."""
+    if fmt in ("mp4", "mov") and any(k.startswith("com.") for k in tags):
+        return {"movflags": "use_metadata_tags"}
+    return {}
+
+
+def _copy_stream_tags(src: Any, dst: Any) -> None:
+    for k, v in src.metadata.items():  # Matroska spells them in capitals
+        if k.lower() in _STREAM_KEYS and v:
+            dst.metadata[k.lower()] = v
+
+
 def _other_streams(out: Any, inp: Any) -> tuple[dict[int, Any], list[str]]:
     """The input's audio and subtitle streams the output container can hold, added as copies."""
     import av
@@ -92,6 +116,7 @@ def _other_streams(out: Any, inp: Any) -> tuple[dict[int, Any], list[str]]:
             continue
         try:
             others[s.index] = out.add_stream_from_template(s)
+            _copy_stream_tags(s, others[s.index])
             copied.append(f"{s.type}:{s.codec_context.name if s.codec_context else '?'}")
         except (ValueError, av.FFmpegError):
             continue  # this container cannot hold that stream (e.g. mov_text in webm)
