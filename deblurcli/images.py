@@ -18,6 +18,7 @@ import numpy as np
 
 from .atomic import write_bytes
 from .errors import ImageError
+from .heif import HEIF_EXTS, decode_heif, encode_heif, heif_size, is_heif
 from .metadata import Metadata, embed
 
 # OpenCV logs its own warnings for damaged files ("PNG input buffer is
@@ -26,7 +27,7 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 # nor Pillow's, for a damaged EXIF block (the image is read; its orientation is taken as upright, no EXIF carried)
 warnings.filterwarnings("ignore", message="(?i)corrupt exif", category=UserWarning)
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", *HEIF_EXTS)
 
 _MAGIC = {
     b"\x89PNG\r\n\x1a\n": "PNG",
@@ -39,6 +40,8 @@ _MAGIC = {
 
 
 def _kind(data: bytes) -> str:
+    if is_heif(data):
+        return "HEIF"
     for magic, kind in _MAGIC.items():
         if data.startswith(magic):
             return kind
@@ -101,6 +104,8 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 
     from PIL import Image
 
+    if is_heif(data):
+        return heif_size(data)
     try:
         with Image.open(io.BytesIO(data)) as im:  # reads the header only
             return int(im.size[0]), int(im.size[1])
@@ -128,6 +133,8 @@ def read_image(path: str | Path) -> np.ndarray:
     except OSError as e:
         raise ImageError(f"cannot read: {e.strerror or e}") from None
     check_pixel_limit(data)
+    if is_heif(data):  # upright as decoded (HEIF's rotation is a transform libheif applies), RGB already
+        return decode_heif(data)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     except cv2.error as e:  # OpenCV raises (instead of returning None) for some damaged or huge files
@@ -152,6 +159,8 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def encode_image(img: np.ndarray, ext: str) -> bytes:
     ext = ext.lower()
+    if ext in HEIF_EXTS:
+        return encode_heif(img)
     if img.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if img.shape[2] == 4 else cv2.COLOR_RGB2BGR
         img = cv2.cvtColor(img, code)
@@ -187,8 +196,11 @@ def write_image(path: str | Path, img: np.ndarray, meta: Metadata | None = None)
     """Encode by the file's extension (with ``meta``'s ICC profile and EXIF where the format holds them, see
     :mod:`deblurcli.metadata`) and write atomically; returns bytes written."""
     path = Path(path)
-    data = encode_image(img, path.suffix)
-    if meta:
-        data = embed(data, path.suffix, meta)
+    if path.suffix.lower() in HEIF_EXTS:
+        data = encode_heif(img, meta)
+    else:
+        data = encode_image(img, path.suffix)
+        if meta:
+            data = embed(data, path.suffix, meta)
     write_atomic(path, data)
     return len(data)

@@ -2,7 +2,8 @@
 
 Without its ICC profile a Display P3 or Adobe RGB photo (most phones, many cameras) is shown as sRGB and its
 colours shift; without EXIF it loses its capture date, camera, lens and location. Both are read from the input
-(JPEG, PNG, WebP, TIFF; EXIF from JPEG, PNG and WebP) and written into JPEG and PNG outputs, byte for byte, except
+(JPEG, PNG, WebP, TIFF, HEIC; EXIF from JPEG, PNG, WebP and HEIC) and written into JPEG, PNG and HEIC outputs
+(:mod:`deblurcli.heif`), byte for byte, except
 one value: the EXIF orientation becomes 1 (upright), because the written pixels are already upright
 (:func:`deblurcli.images.read_image` applies it). An EXIF block whose orientation cannot be found safely is
 dropped rather than written with a turn the pixels no longer need. WebP, TIFF and BMP outputs carry none.
@@ -35,9 +36,17 @@ def read_metadata(path: str | Path) -> Metadata:
     try:
         from PIL import Image
 
-        with Image.open(path) as im:
-            icc = im.info.get("icc_profile") or None
-            exif = im.info.get("exif") or None
+        from .heif import heif_metadata, is_heif
+
+        with open(path, "rb") as f:
+            head = f.read(12)
+        if is_heif(head):
+            found = heif_metadata(Path(path).read_bytes())
+            icc, exif = found.icc, found.exif
+        else:
+            with Image.open(path) as im:
+                icc = im.info.get("icc_profile") or None
+                exif = im.info.get("exif") or None
     except Exception:  # a file Pillow cannot open has nothing we can carry; the image itself may still read
         return Metadata()
     if isinstance(exif, bytes):

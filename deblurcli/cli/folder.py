@@ -56,12 +56,12 @@ def folder(
     json_report: Path | None,
     quiet: bool,
 ) -> None:
-    """Deblur every image in the folder INPUT (png, jpg, bmp, tif, webp) into another folder, or the image
+    """Deblur every image in the folder INPUT (png, jpg, bmp, tif, webp, heic) into another folder, or the image
     files INPUT... (each beside itself as NAME-deblurred.EXT, or into -o).
 
     Inputs are never modified; each output keeps the input's name, size, bit
-    depth, alpha and grayscale (and, as JPEG or PNG, its colour profile and
-    EXIF, upright), and is written under a temporary name first.
+    depth, alpha and grayscale (and, as JPEG, PNG or HEIC, its colour profile
+    and EXIF, upright), and is written under a temporary name first.
     Unreadable files are reported and skipped. Exit code 1 if any file failed.
     With --executor ray the same job runs on a Ray cluster (README "Many machines").
 
