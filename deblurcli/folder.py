@@ -142,6 +142,10 @@ def plan_images(
     that is not named as an image."""
     if fmt not in FORMATS:
         raise DeblurError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    first: dict[Path, Path] = {}
+    for src in images:  # a file named twice (a.jpg ./a.jpg) runs once
+        first.setdefault(src.resolve(), src)
+    images = list(first.values())
     for src in images:
         if not src.exists() and not src.is_symlink():
             raise DeblurError(f"input {src} does not exist")

@@ -47,6 +47,14 @@ def test_several_images_into_a_folder_and_a_bad_one_is_reported(images, tiny_wei
     assert tree_hash(images) == before
 
 
+def test_a_file_named_twice_runs_once(images, tiny_weights, tmp_path):
+    a, b = sorted(p for p in images.iterdir() if p.suffix == ".png")[:2]
+    r = run("folder", a, b, a, images / ".." / images.name / a.name, "-o", tmp_path / "o/", "--weights", tiny_weights)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted([a.name, b.name])
+    assert "2 to do" in r.output
+
+
 def test_an_existing_output_needs_a_decision(images, tiny_weights):
     src = images / "reds_00000000.png"
     out = images / "reds_00000000-deblurred.png"
