@@ -186,10 +186,17 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 
 
 def write_json_atomic(path: str | Path, doc: object) -> None:
-    """A JSON report, indented, atomically; an OSError becomes a one-line error."""
+    """A JSON report, indented, atomically; an OSError becomes a one-line error. ``-`` is standard output (which
+    progress and summaries leave alone: they go to standard error)."""
     import json
+    import sys
 
-    write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode())
+    text = json.dumps(doc, indent=2) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    write_atomic(path, text.encode())
 
 
 def write_image(path: str | Path, img: np.ndarray, meta: Metadata | None = None) -> int:

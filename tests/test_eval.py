@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from .conftest import DATA
+from .conftest import DATA, ROOT
 from .helpers import one_line_error, run
 
 
@@ -123,3 +123,17 @@ def test_eval_all_scores_every_shipped_model(tmp_path):
     rows = {row["label"]: row for row in json.loads(report.read_text())["summary"]}
     assert list(rows) == ["input", *shipped]
     assert all(np.isfinite(row["psnr_mean"]) and row["images"] == 2 for row in rows.values())
+
+
+def test_json_dash_is_standard_output_and_nothing_else(tiny_weights, tmp_path):
+    """`--json -` prints the report on standard output, alone (the table and progress go to standard error), and
+    writes no file named '-'; the same for folder."""
+    r = run("eval", "--data", DATA / "reds", "--weights", tiny_weights, "--engine", "torch", "--json", "-", "-q")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [row["label"] for row in doc["summary"]][0] == "input" and doc["images"]
+    assert "PSNR dB" in r.stderr  # the table, moved aside
+    r = run("folder", DATA / "reds" / "blur", "-o", tmp_path / "out", "--weights", tiny_weights, "--json", "-")
+    assert r.exit_code == 0, r.output
+    assert {f["status"] for f in json.loads(r.stdout)["files"]} == {"ok"}
+    assert not (tmp_path / "-").exists() and not (ROOT / "-").exists()

@@ -39,7 +39,7 @@ from .common import fail, handle_errors, inference_options
     "--json",
     "as_json",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write per-image and summary numbers as JSON.",
+    help="Write per-image and summary numbers as JSON to this file (- for standard output).",
 )
 @click.option(
     "--figure",
@@ -121,7 +121,8 @@ def _score(pairs, runners, data, as_json, figure, figure_rows, quiet) -> None:
     if not rows:
         raise fail("no readable pairs to score")
     summary = summarise(rows, labels)
-    console.out.print(
+    # the table is the command's output, unless the JSON takes standard output (--json -)
+    (console.err if str(as_json) == "-" else console.out).print(
         console.table(
             f"{len(rows)} pairs from {', '.join(str(d) for d in data)}",
             ["name", "PSNR dB", "SSIM", "gain dB", "s/MP"],

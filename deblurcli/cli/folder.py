@@ -40,7 +40,7 @@ from .executor_options import executor_options
     "--json",
     "json_report",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JSON report (per file: input, output, size, seconds, status or error).",
+    help="Write a JSON report (per file: input, output, size, seconds, status or error); - for standard output.",
 )
 @quiet_option
 @handle_errors

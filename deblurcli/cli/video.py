@@ -76,7 +76,8 @@ def _seconds(value: str | None, name: str) -> float | None:
     "--json",
     "json_report",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JSON summary (input facts, output, frames, seconds, fps; one row per video for several).",
+    help="Write a JSON summary (input facts, output, frames, seconds, fps; one row per video for several); "
+    "- for standard output.",
 )
 @quiet_option
 @handle_errors
