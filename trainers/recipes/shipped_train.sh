@@ -210,7 +210,8 @@ case $STAGE in
   accum-p320)  # ssim-soup (the shipped weights) fine-tuned as accum-ft4 was, on 320 px crops instead of 256: whole
     # frames score higher than any smaller pooling window at inference (frame > TLC 512 > TLC 384 > TLC 256 on this
     # model, README), so the channel attention may gain from seeing more per crop in training. 320 is the largest
-    # crop BSDS500's 481x321 photos, 59% of the mix, hold without reflection
+    # crop BSDS500's 481x321 photos, 59% of the mix, hold without reflection. Tried, not shipped: step 100 read REDS
+    # +1.397 (0.06 above 256 px crops at the same step), but its soups with ssim-soup lowered camera shake (README)
     [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 320 --lr 2e-4 --ema 0.99 --warmup 20 --seed 59
