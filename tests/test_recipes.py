@@ -36,6 +36,7 @@ STAGES = [
     "ssim-ft2",
     "accum-ft4",
     "accum-p320",
+    "accum-p320b",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -110,6 +111,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "ssim-ft2",
         "accum-ft4",
         "accum-p320",
+        "accum-p320b",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -644,3 +646,14 @@ def test_accum_p320_is_accum_ft4_on_larger_crops(tmp_path):
     for flag in ("--accum", "--lr", "--batch", "--ema", "--warmup", "--steps", "--loss", "--init", "--keep-every"):
         assert values(args, flag) == values(ft4, flag)
     assert values(args, "--patch") == ["320"] and values(args, "--seed") != values(ft4, "--seed")
+
+
+def test_accum_p320b_is_accum_p320_at_half_the_rate_on_a_short_schedule(tmp_path):
+    (tmp_path / "traindata" / "centred").mkdir(parents=True)
+    args, _ = recipe_args(tmp_path, "accum-p320b")
+    p320, _ = recipe_args(tmp_path, "accum-p320")
+    assert Counter(values(args, "--data")) == Counter(values(p320, "--data"))
+    for flag in ("--accum", "--batch", "--ema", "--patch", "--init", "--loss"):
+        assert values(args, flag) == values(p320, flag)
+    assert values(args, "--lr") == ["1e-4"] and values(args, "--steps") == ["120"]
+    assert values(args, "--keep-every") == ["40"] and values(args, "--seed") != values(p320, "--seed")

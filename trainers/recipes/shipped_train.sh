@@ -216,13 +216,19 @@ case $STAGE in
     SHAKE=centred cross_mix
     ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 320 --lr 2e-4 --ema 0.99 --warmup 20 --seed 59
           --steps 400 --keep-every 100 --init "$R/ssim-soup/last.safetensors"); VAL_EVERY=100; SAVE_EVERY=50 ;;
+  accum-p320b)  # accum-p320 gentler: half its rate on a 120-step cosine (its step 100 lifted REDS, its rate then
+    # cost camera shake), validated and kept every 40 steps
+    [ -d "$T/centred" ] || PART=centred bash trainers/recipes/cross_kind_data.sh "$D" "$T"
+    SHAKE=centred cross_mix
+    ARGS=(nafnet --variant small --batch 4 --accum 16 --compile --patch 320 --lr 1e-4 --ema 0.99 --warmup 10 --seed 61
+          --steps 120 --keep-every 40 --init "$R/ssim-soup/last.safetensors"); VAL_EVERY=40; SAVE_EVERY=20 ;;
   uptimus)  # the study's configuration (base 24, window 8, 2 heads), from its trained checkpoint
     SEED=$R/uptimus-seed.safetensors
     [ -f "$SEED" ] || deblurcli convert "$D/../seed/Uptimus.pth" "$SEED" -m uptimus
     real_mix
     ARGS=(uptimus --variant default --batch 4 --patch 256 --lr 2e-4 --ema 0.999 --warmup 100 --seed 5
           --steps 1000 --init "$SEED"); VAL_EVERY=500 ;;
-  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, accum-soup3, accum-ssim, ssim-soup, ssim-ft2, accum-ft4, accum-p320, uptimus)" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE (nafnet-real, nafnet-real-ft, nafnet-cross, cap-small, cap-deep, gpu-ft, soup, smooth-ft, smooth-restart, smooth-restart2, gpu-kit, gpu-soup, gpu-soup-ft, gpu-soup2, shake-ft, centred-ft, accum-ft, accum-ft2, accum-deep, gpu-centre, gpu-centre-soup, accum-ft3, accum-soup3, accum-ssim, ssim-soup, ssim-ft2, accum-ft4, accum-p320, accum-p320b, uptimus)" >&2; exit 2 ;;
 esac
 OUT=$R/$STAGE
 RESUME=(); [ -f "$OUT/last.safetensors" ] && RESUME=(--resume)
