@@ -1,6 +1,12 @@
 """Typed errors: the CLI turns each into a one-line message."""
 
 
+def last_line(e: BaseException, default: str, limit: int = 160) -> str:
+    """The last line of a library's (often multi-line) error message, for a one-line report."""
+    text = str(e).strip()
+    return (text.splitlines()[-1] if text else default)[:limit]
+
+
 class DeblurError(Exception):
     """Base class for errors a user can act on."""
 

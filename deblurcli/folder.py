@@ -121,7 +121,7 @@ def plan_folder(
 
     clean_stale(output_dir, recursive=True)  # temporaries of a killed run: never outputs, never left behind
     mapping = [(src, output_dir / src.relative_to(input_dir).with_suffix(_ext(src, fmt))) for src in images]
-    tasks, decided = _map_outputs(mapping, src_root, set(), output_dir, skip_existing, overwrite)
+    tasks, decided = _map_outputs(mapping, src_root, output_dir, skip_existing, overwrite)
     return output_dir, tasks, decided
 
 
@@ -177,7 +177,7 @@ def plan_images(
     out_dir = Path(os.path.commonpath([str(dst.parent.absolute()) for _, dst in mapping]))
     for folder in {dst.parent for _, dst in mapping}:
         clean_stale(folder)  # a killed run's temporaries, never anything else
-    tasks, decided = _map_outputs(mapping, None, set(inputs), out_dir, skip_existing, overwrite)
+    tasks, decided = _map_outputs(mapping, None, out_dir, skip_existing, overwrite)
     return out_dir, tasks, decided
 
 
@@ -193,13 +193,12 @@ def _ext(src: Path, fmt: str) -> str:
 def _map_outputs(
     mapping: list[tuple[Path, Path]],
     src_root: Path | None,
-    inputs: set[Path],
     output_dir: Path,
     skip_existing: bool,
     overwrite: bool,
 ) -> tuple[list[Task], list[FileResult]]:
     """Each (input, output): tasks to run and results already decided (skipped, collisions). No output may lie
-    inside ``src_root`` (a folder job's input) or be one of ``inputs``; outputs already there need a decision."""
+    inside ``src_root`` (a folder job's input) or be its input; outputs already there need a decision."""
     tasks: list[Task] = []
     decided: list[FileResult] = []
     claimed: dict[Path, Path] = {}
@@ -213,7 +212,7 @@ def _map_outputs(
             decided.append(FileResult(str(src), str(dst), "failed", error=taken))
             continue
         claimed[key] = src
-        if (src_root is not None and _is_within(key, src_root)) or key in inputs or key == src.resolve():
+        if (src_root is not None and _is_within(key, src_root)) or key == src.resolve():
             decided.append(FileResult(str(src), str(dst), "failed", error="output would overwrite an input"))
             continue
         if dst.exists():

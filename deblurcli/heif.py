@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ImageError
+from .errors import ImageError, last_line
 from .metadata import EXIF_HEADER, Metadata
 
 HEIF_EXTS = (".heic", ".heif")
@@ -58,8 +58,7 @@ def decode_heif(data: bytes) -> np.ndarray:
     except ImageError:
         raise
     except Exception as e:
-        reason = str(e).strip().splitlines()[-1] if str(e).strip() else "decoder error"
-        raise ImageError(f"cannot decode HEIF data: {reason[:160]}") from None
+        raise ImageError(f"cannot decode HEIF data: {last_line(e, 'decoder error')}") from None
     return np.ascontiguousarray(img)
 
 
@@ -94,6 +93,5 @@ def encode_heif(img: np.ndarray, meta: Metadata | None = None) -> bytes:
         if back.shape[:2] != (h, w):
             raise ValueError(f"it read back as {back.shape[1]}x{back.shape[0]}")
     except Exception as e:
-        reason = str(e).strip().splitlines()[-1] if str(e).strip() else "encoder error"
-        raise ImageError(f"cannot encode as HEIC ({reason[:160]}); try --format png or jpg") from None
+        raise ImageError(f"cannot encode as HEIC ({last_line(e, 'encoder error')}); try --format png or jpg") from None
     return data

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .atomic import write_bytes
-from .errors import ImageError
+from .errors import ImageError, last_line
 from .heif import HEIF_EXTS, decode_heif, encode_heif, heif_size, is_heif
 from .metadata import Metadata, embed
 
@@ -138,8 +138,7 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     except cv2.error as e:  # OpenCV raises (instead of returning None) for some damaged or huge files
-        reason = str(e).strip().splitlines()[-1] if str(e).strip() else "decoder error"
-        raise ImageError(f"cannot decode {_kind(data)} data: {reason[:160]}") from None
+        raise ImageError(f"cannot decode {_kind(data)} data: {last_line(e, 'decoder error')}") from None
     if img is None:
         kind = _kind(data)
         ext = path.suffix.lower().lstrip(".") or "image"
