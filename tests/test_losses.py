@@ -4,7 +4,7 @@ import cv2
 import pytest
 import torch
 
-from trainers.losses import CombinedLoss, LossError, charbonnier, fft_loss, l1, psnr_loss, ssim
+from trainers.losses import CombinedLoss, LossError, charbonnier, fft_complex_loss, fft_loss, l1, psnr_loss, ssim
 
 from .conftest import DATA
 
@@ -47,6 +47,17 @@ def test_pixel_losses():
     assert float(charbonnier(ts, ts)) == pytest.approx(1e-3)  # eps where the images agree
     assert abs(float(charbonnier(tb, ts)) - float(l1(tb, ts))) < 2e-3
     assert float(fft_loss(ts, ts)) == 0.0 and float(fft_loss(tb, ts)) > 0
+
+
+def test_complex_frequency_loss_sees_a_shift_the_amplitude_loss_does_not():
+    _, _, _, ts = pair()
+    x = ts.float()
+    moved = torch.roll(x, shifts=(3, 5), dims=(2, 3))  # same spectrum amplitudes, other phases
+    assert float(fft_loss(moved, x)) == pytest.approx(0.0, abs=1e-5)
+    assert float(fft_complex_loss(x, x)) == 0.0 and float(fft_complex_loss(moved, x)) > 0.01
+    y = x.clone().requires_grad_(True)
+    CombinedLoss("psnr+60*fftc")(y, moved).backward()
+    assert y.grad is not None and torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
 
 
 def test_combined_grammar_and_gradients():

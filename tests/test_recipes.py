@@ -12,6 +12,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from trainers.losses import CombinedLoss
+
 from .conftest import ROOT
 
 RECIPE = ROOT / "trainers" / "recipes" / "shipped_train.sh"
@@ -37,6 +39,7 @@ STAGES = [
     "accum-ft4",
     "accum-p320",
     "accum-p320b",
+    "accum-fft",
     "uptimus",
 ]
 SUITE = ["reds", "gopro", "shake"]
@@ -112,6 +115,7 @@ def test_the_validation_clip_is_never_trained_on(tmp_path, stage):
         "accum-ft4",
         "accum-p320",
         "accum-p320b",
+        "accum-fft",
     ):  # one set per blur kind, none of them trained on
         assert val == [str(tmp_path / "traindata" / "val" / k) for k in SUITE]
         assert not any("/val/" in d or "GOPR0374" in d or "patches_0372" in d for d in values(args, "--data"))
@@ -657,3 +661,14 @@ def test_accum_p320b_is_accum_p320_at_half_the_rate_on_a_short_schedule(tmp_path
         assert values(args, flag) == values(p320, flag)
     assert values(args, "--lr") == ["1e-4"] and values(args, "--steps") == ["120"]
     assert values(args, "--keep-every") == ["40"] and values(args, "--seed") != values(p320, "--seed")
+
+
+def test_accum_fft_is_accum_ft4_with_a_frequency_term(tmp_path):
+    (tmp_path / "traindata" / "centred").mkdir(parents=True)
+    args, _ = recipe_args(tmp_path, "accum-fft")
+    ft4, _ = recipe_args(tmp_path, "accum-ft4")
+    assert Counter(values(args, "--data")) == Counter(values(ft4, "--data"))
+    for flag in ("--accum", "--lr", "--batch", "--ema", "--warmup", "--steps", "--patch", "--init", "--keep-every"):
+        assert values(args, flag) == values(ft4, flag)
+    assert values(args, "--loss") == ["psnr+60*fftc"] and values(args, "--seed") != values(ft4, "--seed")
+    CombinedLoss(values(args, "--loss")[0])  # a term train accepts

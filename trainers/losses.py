@@ -82,6 +82,14 @@ def fft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (fp.abs() - ft.abs()).abs().mean()
 
 
+def fft_complex_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of the real and imaginary parts of the two spectra: phase-aware, unlike ``fft``
+    (amplitudes only, which a shifted picture satisfies). Cho et al. 2021 (MIMO-UNet, "Rethinking coarse-to-fine
+    approach in single image deblurring") add it to the content loss at 0.1 x L1."""
+    d = torch.fft.rfft2(pred.float(), norm="ortho") - torch.fft.rfft2(target.float(), norm="ortho")
+    return (d.real.abs() + d.imag.abs()).mean()
+
+
 class VGGPerceptual(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
@@ -130,6 +138,7 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "psnr": psnr_loss,
     "ssim": ssim_loss,
     "fft": fft_loss,
+    "fftc": fft_complex_loss,
 }
 NAMES = sorted([*LOSSES, "vgg"])
 
