@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -27,10 +26,11 @@ def cli(*args):
 
 def kill_at(cmd, seconds):
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(seconds)
-    if p.poll() is None:
+    try:
+        p.wait(timeout=seconds)  # a run that ends first is not waited for
+    except subprocess.TimeoutExpired:
         p.send_signal(signal.SIGKILL)
-    p.wait()
+        p.wait()
 
 
 @pytest.fixture(scope="module")

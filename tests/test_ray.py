@@ -261,7 +261,7 @@ def test_a_worker_killed_mid_video_leaves_the_parts_to_another(local_ray, tmp_pa
 
     frames = reds_frames(n=10)
     clip = make_clip(tmp_path / "clip.mp4", (frames + frames[::-1]) * 2, tone=True, gop=6)
-    args = [clip, "--engine", "torch", "--threads", "1", "-q", "--codec", "ffv1"]
+    args = [clip, "--engine", "torch", "--threads", "1", "--ensemble", "1", "-q", "--codec", "ffv1"]
     local, split = tmp_path / "local.mkv", tmp_path / "split.mkv"
     assert run("video", *args, "-o", local).exit_code == 0
     result = {}
