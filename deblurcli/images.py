@@ -54,6 +54,17 @@ def _kind(data: bytes) -> str:
         return "unknown data"
 
 
+_EXTS = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "TIFF": ".tif", "HEIF": ".heic"}
+
+
+def image_extension(data: bytes) -> str | None:
+    """The extension of the image format ``data`` starts like (``.png``, ``.jpg``, ...), None for anything else."""
+    kind = _kind(data)
+    if kind == "WEBP":
+        return ".webp" if data[8:12] == b"WEBP" else None  # RIFF also holds WAV and AVI
+    return _EXTS.get(kind)
+
+
 def _orientation(data: bytes) -> int:
     """The EXIF orientation tag (1-8), 1 when absent or unreadable."""
     try:

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from deblurcli.cli import main
 
 
-def run(*args):
-    """Invoke the CLI in-process; stdout and stderr together in ``.output``."""
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+def run(*args, input: bytes | str | None = None):
+    """Invoke the CLI in-process; stdout and stderr together in ``.output``; ``input`` is standard input."""
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
 
 
 def one_line_error(result) -> str:

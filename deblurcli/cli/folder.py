@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..catalog import IMAGE_FORMATS
+from ..errors import DeblurError
 from ..inference import InferenceOptions
 from .common import handle_errors, inference_options, quiet_option
 from .executor_options import executor_options
@@ -57,7 +60,8 @@ def folder(
     quiet: bool,
 ) -> None:
     """Deblur every image in the folder INPUT (png, jpg, bmp, tif, webp, heic) into another folder, or the image
-    files INPUT... (each beside itself as NAME-deblurred.EXT, or into -o).
+    files INPUT... (each beside itself as NAME-deblurred.EXT, or into -o). INPUT - reads one image from standard
+    input and -o - writes one to standard output.
 
     Inputs are never modified; each output keeps the input's name, size, bit
     depth, alpha and grayscale (and, as JPEG, PNG or HEIC, its colour profile
@@ -70,11 +74,17 @@ def folder(
       deblurcli folder photo.jpg                # -> photo-deblurred.jpg
       deblurcli folder photo.jpg -o sharp.png   # -> sharp.png (PNG)
       deblurcli folder *.jpg -o sharp/          # -> sharp/NAME.jpg
+      deblurcli folder - < in.jpg > sharp.jpg   # a pipe in, a pipe out
     """
     from ..folder import plan_folder, plan_images
+    from ..stdio import STDIO
 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite exclude each other")
+    if STDIO in inputs or output == STDIO:
+        return _folder_piped(
+            inputs, output, fmt, recursive, skip_existing, overwrite, inference, executor, json_report, quiet
+        )
     if executor.name == "ray":
         from ..executor import require_ray
 
@@ -89,15 +99,68 @@ def folder(
         from .folder_ray import folder_on_ray
 
         return folder_on_ray(tasks, decided, out_dir, inference, executor, json_report, quiet)
-    _folder_local(tasks, decided, out_dir, inference, json_report, quiet)
+    finish(*_folder_local(tasks, decided, out_dir, inference, quiet), out_dir, tasks, json_report, quiet)
 
 
-def _folder_local(tasks, decided, out_dir, inference, json_report, quiet) -> None:
+def _folder_piped(inputs, output, fmt, recursive, skip_existing, overwrite, inference, executor, json_report, quiet):
+    """One image from standard input, or to standard output, or both (:mod:`deblurcli.stdio`)."""
+    import tempfile
+
+    from ..folder import _ext, _names_a_file, plan_images
+    from ..stdio import STDIO, read_stdin_image, send_file, stdout_reserved
+
+    src = inputs[0]
+    to_stdout = output == STDIO or (src == STDIO and output is None)
+    if executor.name == "ray":
+        raise click.UsageError("--executor ray works on files; standard input and output ('-') run here")
+    if len(inputs) > 1:
+        raise click.UsageError("'-' stands for one image: give one INPUT (standard input, or one file with -o -)")
+    if recursive:
+        raise click.UsageError("--recursive applies to a folder INPUT, not to standard input or output")
+    if to_stdout and json_report == STDIO:
+        raise click.UsageError("--json - would mix the report into the image on standard output; give --json FILE")
+    if to_stdout and sys.stdout.isatty():
+        raise click.UsageError("refusing to write image data to a terminal: redirect it (> sharp.png) or give -o FILE")
+    if src == STDIO and sys.stdin.isatty():
+        raise click.UsageError("no image on standard input (a terminal): pipe one in (- < photo.jpg) or name a file")
+    if src == STDIO and not to_stdout and not _names_a_file(output):
+        raise click.UsageError(f"-o {output}: with standard input, -o names the output image (NAME.png, ...) or -")
+    with tempfile.TemporaryDirectory(prefix="deblurcli-") as tmp:
+        src = read_stdin_image(Path(tmp)) if src == STDIO else src
+        if to_stdout:
+            out_file = Path(tmp) / f"stdout{_ext(src, fmt)}"
+            out_dir, tasks, decided = plan_images([src], out_file, fmt)
+        else:
+            out_dir, tasks, decided = plan_images([src], output, fmt, skip_existing, overwrite)
+        names = {str(src): "-"} if inputs[0] == STDIO else {}
+        if to_stdout:
+            names[str(out_file)] = "-"
+        with stdout_reserved() if to_stdout else _no_fd() as fd:
+            report, loaded, how = _folder_local(tasks, decided, out_dir, inference, quiet, names)
+            if to_stdout and report.exit_code == 0:
+                try:
+                    send_file(out_file, fd)
+                except DeblurError as e:  # deblurred, but not delivered: that file failed
+                    from .. import console
+
+                    report.results[-1].status, report.results[-1].error = "failed", str(e)
+                    console.error(f"error: {report.results[-1].input}: {e}")
+    finish(report, loaded, how, STDIO if to_stdout else out_dir, tasks, json_report, quiet)
+
+
+@contextlib.contextmanager
+def _no_fd() -> Iterator[None]:
+    yield None
+
+
+def _folder_local(tasks, decided, out_dir, inference, quiet, names=None) -> tuple[Any, Any, dict]:
+    """Run the job here; ``names`` relabels paths in messages and the report (a pipe's temporary files as -)."""
     from .. import console
     from ..folder import run_folder
     from ..inference import open_deblurrer
     from .common import fail
 
+    names = names or {}
     loaded, eng, deblurrer = open_deblurrer(inference)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,22 +168,25 @@ def _folder_local(tasks, decided, out_dir, inference, json_report, quiet) -> Non
         eng.close()
         raise fail(f"cannot create output folder {out_dir}: {e.strerror or e}") from None
     for r in decided:
+        r.input, r.output = names.get(r.input, r.input), names.get(r.output, r.output)
         if r.status == "failed":
             console.error(f"error: {r.input}: {r.error}")
     if not quiet:
-        console.err.print(_header(loaded, eng, deblurrer, tasks, decided, out_dir))
+        where = "standard output" if tasks and names.get(str(tasks[0].dst)) == "-" else out_dir
+        console.err.print(_header(loaded, eng, deblurrer, tasks, decided, where))
     with eng, console.file_progress(quiet) as progress:
         bar = progress.add_task("deblurring", total=len(tasks), mp=0.0, current="")
         done_mp = [0.0]
 
         def on_done(r) -> None:
+            r.input, r.output = names.get(r.input, r.input), names.get(r.output, r.output)
             done_mp[0] += r.megapixels
             progress.update(bar, advance=1, mp=done_mp[0])
             if r.status == "failed":
                 console.error(f"error: {r.input}: {r.error}")
 
         report = run_folder(tasks, deblurrer, decided, lambda t: progress.update(bar, current=t.src.name), on_done)
-    finish(report, loaded, {"engine": eng.info.__dict__}, out_dir, tasks, json_report, quiet)
+    return report, loaded, {"engine": eng.info.__dict__}
 
 
 def finish(report: Any, loaded: Any, how: dict, out_dir: Path, tasks: list, json_report: Path | None, quiet: bool):
@@ -140,7 +206,7 @@ def finish(report: Any, loaded: Any, how: dict, out_dir: Path, tasks: list, json
     sys.exit(report.exit_code)
 
 
-def _header(loaded: Any, eng: Any, deblurrer: Any, tasks: list, decided: list, out_dir: Path) -> str:
+def _header(loaded: Any, eng: Any, deblurrer: Any, tasks: list, decided: list, out_dir: Path | str) -> str:
     info = eng.info
     tiles = (
         f"whole frames up to {deblurrer.frame_pixels / 1e6:.1f} MP, else tiles {deblurrer.tile}/{deblurrer.overlap}"

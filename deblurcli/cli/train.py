@@ -69,7 +69,7 @@ from .progress import _progress_printer
 @click.option("--weight-decay", type=click.FloatRange(min=0), help="AdamW weight decay (default: the recipe's).")
 @click.option(
     "--loss",
-    help="Loss: terms [W*]NAME joined by '+', NAME in l1, charbonnier, psnr, ssim, mae, fft, vgg "
+    help="Loss: terms [W*]NAME joined by '+', NAME in l1, charbonnier, psnr, ssim, mae, fft, fftc, vgg "
     "(default: the recipe's, e.g. psnr for nafnet).",
 )
 @click.option("--warmup", type=click.IntRange(min=0), help="Linear warm-up steps (default 200).")
