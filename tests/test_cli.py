@@ -1,4 +1,5 @@
 import json
+import os
 import re
 import shutil
 
@@ -213,6 +214,34 @@ def test_every_command_has_help_and_a_readme_section():
         r = run(name, "--help")
         assert r.exit_code == 0 and len(cmd.help or "") > 40, name
         assert name in sections, f"README has no section for deblurcli {name}"
+
+
+def test_tab_completion_as_the_readme_sets_it_up():
+    """The README's completion line works: the shell script, then commands, options and an option's choices,
+    answered without importing torch."""
+    import subprocess
+    import sys
+
+    def complete(words, cword):
+        env = {**os.environ, "_DEBLURCLI_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+        code = "import sys; from deblurcli.entry import run; run()"
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        return [line.split(",", 1)[1] for line in r.stdout.splitlines()]
+
+    assert (
+        "_deblurcli_completion"
+        in subprocess.run(
+            [sys.executable, "-m", "deblurcli"],
+            env={**os.environ, "_DEBLURCLI_COMPLETE": "bash_source"},
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert complete("deblurcli fo", 1) == ["folder"]
+    assert complete("deblurcli folder --eng", 2) == ["--engine", "--engine-dir"]
+    assert complete("deblurcli video --precision ", 3) == ["auto", "fp32", "fp16", "bf16"]
+    assert "nafnet" in complete("deblurcli folder -m ", 3)
 
 
 def test_python_dash_m_works():
