@@ -90,13 +90,14 @@ def plan_folder(
     fmt: str = "same",
     skip_existing: bool = False,
     overwrite: bool = False,
+    clean: bool = True,
 ) -> tuple[Path, list[Task], list[FileResult]]:
     """Check the job and map every input to its output.
 
     Returns the output folder, the tasks to run, and results already decided
     (skipped existing outputs, name collisions). Raises :class:`DeblurError`
     for a job that cannot start. Removes the stale temporaries a killed run
-    left in the output folder.
+    left in the output folder, unless ``clean`` is false (a dry run).
     """
     if fmt not in FORMATS:
         raise DeblurError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
@@ -119,7 +120,8 @@ def plan_folder(
         what = "or below it " if recursive else ""
         raise DeblurError(f"no images ({', '.join(e.lstrip('.') for e in IMAGE_EXTS)}) in {input_dir} {what}".rstrip())
 
-    clean_stale(output_dir, recursive=True)  # temporaries of a killed run: never outputs, never left behind
+    if clean:
+        clean_stale(output_dir, recursive=True)  # temporaries of a killed run: never outputs, never left behind
     mapping = [(src, output_dir / src.relative_to(input_dir).with_suffix(_ext(src, fmt))) for src in images]
     tasks, decided = _map_outputs(mapping, src_root, output_dir, skip_existing, overwrite)
     return output_dir, tasks, decided
@@ -131,6 +133,7 @@ def plan_images(
     fmt: str = "same",
     skip_existing: bool = False,
     overwrite: bool = False,
+    clean: bool = True,
 ) -> tuple[Path, list[Task], list[FileResult]]:
     """Check a job on image files named one by one and map each to its output, like :func:`plan_folder`.
 
@@ -175,7 +178,7 @@ def plan_images(
                 f"output {dst} would overwrite the input {inputs[dst.resolve()]}; inputs are never overwritten"
             )
     out_dir = Path(os.path.commonpath([str(dst.parent.absolute()) for _, dst in mapping]))
-    for folder in {dst.parent for _, dst in mapping}:
+    for folder in {dst.parent for _, dst in mapping} if clean else ():
         clean_stale(folder)  # a killed run's temporaries, never anything else
     tasks, decided = _map_outputs(mapping, None, out_dir, skip_existing, overwrite)
     return out_dir, tasks, decided

@@ -110,3 +110,41 @@ def test_jpeg_output_of_a_png_with_alpha_drops_alpha(images, tiny_weights, tmp_p
     assert run("folder", src, "-o", out, "--weights", tiny_weights, "-q").exit_code == 0
     img = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
     assert img.shape[:2] == cv2.imread(str(src), cv2.IMREAD_UNCHANGED).shape[:2] and img.dtype == np.uint8
+
+
+def test_a_dry_run_says_what_the_job_would_do_and_touches_nothing(images, tmp_path):
+    """-n: one line per image (write, replace, skip, refuse), nothing loaded, read or written, not even a killed
+    run's temporaries removed; the run's own refusals and exit codes."""
+    import os
+    import subprocess
+    import sys
+
+    from deblurcli.atomic import PREFIX, SUFFIX, _host
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "reds_00000000.png").write_bytes(b"an earlier output")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = out / f"{PREFIX}{_host()}-{dead.pid}-abcd1234{SUFFIX}"
+    stale.write_bytes(b"half an image")
+    (images / "gopro_000047_1.jpg").write_bytes(b"not even a jpeg")  # a name that collides under --format png
+    before, before_out = tree_hash(images), tree_hash(out)
+    missing = tmp_path / "weights-that-do-not-exist.safetensors"  # nothing is loaded
+    r = run("folder", images, "-o", out, "-n", "--skip-existing", "--format", "png", "--weights", missing)
+    assert r.exit_code == 1  # the run would refuse one image
+    lines = [line.split("\t") for line in r.output.splitlines() if "\t" in line]
+    by_input = {os.path.basename(row[1]): row for row in lines}
+    assert len(lines) == len(os.listdir(images))
+    assert by_input["reds_00000000.png"][0] == "skip"
+    refused = [row for row in lines if row[0] == "refuse"]
+    assert len(refused) == 1 and "already taken" in refused[0][3]
+    assert {row[0] for row in lines} == {"write", "skip", "refuse"}
+    assert "nothing read or written" in r.output.splitlines()[-1]
+    assert tree_hash(images) == before and tree_hash(out) == before_out and stale.exists()
+    r = run("folder", images, "-o", tmp_path / "new", "-n", "--weights", missing)
+    assert r.exit_code == 0 and not (tmp_path / "new").exists()
+    r = run("folder", images, "-o", out, "-n")  # an existing output needs a decision, as in a run
+    assert r.exit_code == 2 and "already exist" in one_line_error(r)
+    r = run("folder", images / "reds_00000000.png", "-o", out / "reds_00000000.png", "-n", "--overwrite")
+    assert r.exit_code == 0 and r.output.startswith("replace\t")

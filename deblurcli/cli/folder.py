@@ -37,6 +37,13 @@ from .executor_options import executor_options
 )
 @click.option("--skip-existing", is_flag=True, help="Skip images whose output exists (resume a run).")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@click.option(
+    "-n",
+    "--dry-run",
+    is_flag=True,
+    help="Print what the job would do (write, replace, skip, refuse: one line per image) and stop; nothing is "
+    "loaded, read or written.",
+)
 @inference_options()
 @executor_options
 @click.option(
@@ -54,6 +61,7 @@ def folder(
     fmt: str,
     skip_existing: bool,
     overwrite: bool,
+    dry_run: bool,
     inference: InferenceOptions,
     executor: Any,
     json_report: Path | None,
@@ -81,6 +89,8 @@ def folder(
 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite exclude each other")
+    if dry_run and (STDIO in inputs or output == STDIO or json_report):
+        raise click.UsageError("--dry-run plans a job on files: leave out '-' and --json")
     if STDIO in inputs or output == STDIO:
         return _folder_piped(
             inputs, output, fmt, recursive, skip_existing, overwrite, inference, executor, json_report, quiet
@@ -90,11 +100,15 @@ def folder(
 
         require_ray()
     if len(inputs) == 1 and (inputs[0].is_dir() or not (inputs[0].exists() or inputs[0].is_symlink())):
-        out_dir, tasks, decided = plan_folder(inputs[0], output, recursive, fmt, skip_existing, overwrite)
+        out_dir, tasks, decided = plan_folder(
+            inputs[0], output, recursive, fmt, skip_existing, overwrite, clean=not dry_run
+        )
     else:
         if recursive:
             raise click.UsageError("--recursive applies to a folder INPUT, not to image files")
-        out_dir, tasks, decided = plan_images(list(inputs), output, fmt, skip_existing, overwrite)
+        out_dir, tasks, decided = plan_images(list(inputs), output, fmt, skip_existing, overwrite, clean=not dry_run)
+    if dry_run:
+        return _print_plan(tasks, decided, out_dir)
     if executor.name == "ray":
         from .folder_ray import folder_on_ray
 
@@ -146,6 +160,24 @@ def _folder_piped(inputs, output, fmt, recursive, skip_existing, overwrite, infe
                     report.results[-1].status, report.results[-1].error = "failed", str(e)
                     console.error(f"error: {report.results[-1].input}: {e}")
     finish(report, loaded, how, STDIO if to_stdout else out_dir, tasks, json_report, quiet)
+
+
+def _print_plan(tasks: list, decided: list, out_dir: Path) -> None:
+    """A dry run: one tab-separated line per image on stdout (ACTION, INPUT, OUTPUT[, reason]), the tally on
+    stderr; exit 1 where the run would fail a file, as the run would."""
+    from .. import console
+
+    rows = [("replace" if t.dst.exists() else "write", str(t.src), str(t.dst), "") for t in tasks]
+    rows += [("skip" if r.status == "skipped" else "refuse", r.input, r.output, r.error or "") for r in decided]
+    for row in sorted(rows, key=lambda r: r[1]):
+        click.echo("\t".join(row).rstrip("\t"))
+    refused = sum(r.status == "failed" for r in decided)
+    console.err.print(
+        f"dry run: {len(tasks)} to deblur into {out_dir}, {len(decided) - refused} skipped, {refused} refused; "
+        "nothing read or written",
+        soft_wrap=True,
+    )
+    sys.exit(1 if refused else 0)
 
 
 @contextlib.contextmanager
