@@ -53,6 +53,7 @@ class InferenceOptions:
     engine_dir: Path | None = None
     ensemble: int = DEFAULT_ENSEMBLE  # flips/rotations averaged (engines/ensemble.py)
     compile_model: bool = False  # the PyTorch engine through torch.compile
+    strength: float = 1.0  # input + strength x (output - input): 1 the model's output
 
     def with_model(self, model: str | None, weights: Path | None = None) -> InferenceOptions:
         return replace(self, model=model, weights=weights, variant=None if model != self.model else self.variant)
@@ -107,6 +108,7 @@ def open_deblurrer(o: InferenceOptions) -> OpenDeblurrer:
 
         run = Ensemble(sel.engine, o.ensemble)
     d = Deblurrer.for_config(run, cfg, tile, overlap, o.batch, sel.fixed_shape)
+    d.strength = o.strength
     if cpu and not o.tile and not sel.fixed_shape:
         frames_on_cpu(d)
     return OpenDeblurrer(loaded, sel.engine, d)

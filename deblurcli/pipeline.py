@@ -53,6 +53,7 @@ class Deblurrer:
     fixed_shape: bool = False
     frame_pixels: int = 0  # images of at most this many pixels (and sides up to MAX_SIDE) run whole, as one tile
     fit_tiles: bool = False  # tiles shortened to the least overlap (deblurcli.tiling.plan_axis)
+    strength: float = 1.0  # how much of the model's change is kept: input + strength x (output - input)
 
     @classmethod
     def for_config(
@@ -78,6 +79,10 @@ class Deblurrer:
         """(3, H, W) float32 in [0, 1] -> the same, deblurred and clipped."""
         out = self._tiled(rgb, None, None, on_batch)
         assert out is not None
+        if self.strength != 1.0:
+            out -= rgb
+            out *= self.strength
+            out += rgb
         return np.clip(out, 0.0, 1.0, out=out)
 
     def _tiled(
@@ -158,6 +163,9 @@ class Deblurrer:
             out[:, :, 3] = pixels[:, :, 3]  # alpha passes through
 
         def emit(lo: int, hi: int, rows: np.ndarray) -> None:
+            if self.strength != 1.0:  # (C, rows, W) floats; a gray input's one channel broadcasts
+                base = src[lo:hi].transpose(2, 0, 1).astype(np.float32) / np.float32(scale)
+                rows = base + np.float32(self.strength) * (rows - base)
             rows = np.clip(rows, 0.0, 1.0, out=rows if rows.flags.writeable and rows.base is None else None)
             if gray:
                 rows = np.tensordot(_LUMA, rows, axes=1)

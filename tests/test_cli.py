@@ -328,3 +328,20 @@ def test_catalog_is_the_registry():
 
     assert architecture_names() == model_names()
     assert DEFAULT_VARIANTS == {n: get_spec(n).default_variant for n in model_names()}
+
+
+def test_strength_dials_the_models_change(images, tiny_weights, tmp_path):
+    src = images / "reds_00000000.png"
+    outs = {}
+    for s in (None, "1", "0.5"):
+        out = tmp_path / f"{s}.png"
+        extra = ["--strength", s] if s else []
+        r = run("folder", src, "-o", out, "--weights", tiny_weights, "--engine", "torch", "-q", *extra)
+        assert r.exit_code == 0, r.output
+        outs[s] = cv2.imread(str(out)).astype(float)
+    x = cv2.imread(str(src)).astype(float)
+    assert np.array_equal(outs[None], outs["1"])  # 1 is the default
+    full, half = np.abs(outs["1"] - x).mean(), np.abs(outs["0.5"] - x).mean()
+    assert full > 1 and abs(half / full - 0.5) < 0.1
+    r = run("folder", src, "-o", tmp_path / "z.png", "--weights", tiny_weights, "--strength", "0")
+    assert r.exit_code == 2 and "--strength" in r.output and not (tmp_path / "z.png").exists()

@@ -120,6 +120,29 @@ def test_uint8_roundtrip_through_pipeline_is_exact():
                 assert np.abs(out.astype(int) - img.astype(int)).max() <= 1
 
 
+def test_strength_keeps_that_share_of_the_models_change():
+    """--strength s: input + s x (output - input), clipped, for images (8/16-bit, gray, alpha kept) and frames."""
+    from deblurcli.pipeline import Deblurrer
+
+    def brighten(x):  # a "model" whose change is known: +0.2 everywhere
+        return x + 0.2
+
+    rng = np.random.default_rng(2)
+    for shape, dtype, top in (((40, 50, 3), np.uint8, 255), ((33, 47, 4), np.uint16, 65535), ((30, 30), np.uint8, 255)):
+        img = rng.integers(0, top + 1, shape, dtype=dtype)
+        for s in (0.25, 0.5, 1.5):
+            out = Deblurrer(brighten, tile=32, overlap=8, multiple=8, strength=s).process(img)
+            want = np.clip(img.astype(np.float64) + s * 0.2 * top, 0, top)
+            rgb = (slice(None), slice(None), slice(0, 3)) if img.ndim == 3 else (slice(None), slice(None))
+            assert np.abs(out[rgb].astype(np.float64) - want[rgb]).max() <= 1.0 + (img.ndim == 2), (shape, s)
+            if img.ndim == 3 and img.shape[2] == 4:
+                assert np.array_equal(out[:, :, 3], img[:, :, 3])  # alpha untouched
+    frame = rng.random((3, 20, 24), dtype=np.float32)
+    half = Deblurrer(brighten, tile=32, overlap=8, multiple=8, strength=0.5).run(frame.copy())
+    assert np.allclose(half, np.clip(frame + 0.1, 0, 1), atol=1e-6)
+    assert np.array_equal(Deblurrer(brighten, tile=32, overlap=8, multiple=8).run(frame), np.clip(frame + 0.2, 0, 1))
+
+
 def test_callable_must_keep_shape():
     with pytest.raises(ValueError, match="returned shape"):
         tiled_apply(np.zeros((3, 40, 40), np.float32), lambda x: x[:, :, :-1], 32, 8)

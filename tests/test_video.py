@@ -309,3 +309,16 @@ def test_bad_input_is_one_line_and_leaves_nothing(kind, tone_clip, tiny_weights,
     }[kind]
     assert expected in msg
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing half-written left behind
+
+
+def test_a_resumed_video_is_tied_to_its_ensemble_and_strength(tiny_weights):
+    """The segments a --resume reuses were made with the same self-ensemble and --strength, else it is refused."""
+    from deblurcli.inference import InferenceOptions, open_deblurrer
+    from deblurcli.video.batch import model_id
+
+    ids = set()
+    for ens, strength in ((1, 1.0), (4, 1.0), (1, 0.5), (1, 0.75)):
+        o = InferenceOptions(weights=tiny_weights, engine="torch", ensemble=ens, strength=strength)
+        with open_deblurrer(o) as opened:
+            ids.add(model_id(opened))
+    assert len(ids) == 4

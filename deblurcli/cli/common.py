@@ -140,6 +140,14 @@ OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         "The default model on the validation suite, mean gain: 1 +1.45 dB, 2 +1.51, 4 +1.56, 8 +1.57; "
         "--ensemble 1 is about three times faster end to end.",
     ),
+    "strength": click.option(
+        "--strength",
+        type=click.FloatRange(0, 2, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="How much of the model's change to keep: 1 its output, 0.5 halfway between the input and the output, "
+        "above 1 stronger than the model (up to 2).",
+    ),
     "compile_model": click.option(
         "--compile",
         "compile_model",
@@ -150,7 +158,8 @@ OPTIONS: dict[str, Callable[[Callable], Callable]] = {
 }
 MODEL_KEYS = ("model", "variant", "weights")
 ENGINE_KEYS = (
-    "device", "engine", "engine_dir", "precision", "threads", "tile", "overlap", "batch", "ensemble", "compile_model"
+    "device", "engine", "engine_dir", "precision", "threads", "tile", "overlap", "batch", "ensemble", "strength",
+    "compile_model",
 )  # fmt: skip
 
 

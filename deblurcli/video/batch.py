@@ -73,10 +73,11 @@ def run_one(src: Path, out: Path, opts: VideoOptions, deblurrer: Any, model_id: 
 
 def model_id(opened: Any) -> str:
     """What a video's resumable segments are tied to: the model, its weights, the tiling (fitted or exact) and
-    the self-ensemble (a --resume with other settings is refused instead of mixing frames)."""
+    the self-ensemble and the strength (a --resume with other settings is refused instead of mixing frames)."""
     from engines.ensemble import Ensemble
 
     loaded, d = opened.loaded, opened.deblurrer
     ens = f":ens{d.engine.n}" if isinstance(d.engine, Ensemble) else ""
     fit = "fit" if d.fit_tiles else ""
-    return f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{d.tile}/{d.overlap}{fit}{ens}"
+    strength = f":x{d.strength:g}" if d.strength != 1.0 else ""
+    return f"{loaded.arch}:{loaded.variant}:{loaded.weights.name}:{d.tile}/{d.overlap}{fit}{ens}{strength}"
