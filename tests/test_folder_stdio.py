@@ -111,3 +111,15 @@ def test_image_data_is_never_written_to_a_terminal(photo, tiny_weights):
 )
 def test_the_format_of_a_stream_is_read_from_its_first_bytes(head, ext):
     assert image_extension(head + b"\0" * 16) == ext
+
+
+def test_no_room_for_the_piped_image_is_one_line(photo, tiny_weights, monkeypatch):
+    import tempfile
+
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_room)
+    r = run("folder", "-", "-o", "x.png", "--weights", tiny_weights, input=photo.read_bytes())
+    assert r.exit_code == 2
+    assert "cannot create a temporary folder for the piped image: No space left on device" in one_line_error(r)

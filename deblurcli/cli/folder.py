@@ -139,7 +139,11 @@ def _folder_piped(inputs, output, fmt, recursive, skip_existing, overwrite, infe
         raise click.UsageError("no image on standard input (a terminal): pipe one in (- < photo.jpg) or name a file")
     if src == STDIO and not to_stdout and not _names_a_file(output):
         raise click.UsageError(f"-o {output}: with standard input, -o names the output image (NAME.png, ...) or -")
-    with tempfile.TemporaryDirectory(prefix="deblurcli-") as tmp:
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="deblurcli-")
+    except OSError as e:
+        raise DeblurError(f"cannot create a temporary folder for the piped image: {e.strerror or e}") from None
+    with scratch as tmp:
         src = read_stdin_image(Path(tmp)) if src == STDIO else src
         if to_stdout:
             out_file = Path(tmp) / f"stdout{_ext(src, fmt)}"
