@@ -55,6 +55,10 @@ class InferenceOptions:
     compile_model: bool = False  # the PyTorch engine through torch.compile
     strength: float = 1.0  # input + strength x (output - input): 1 the model's output
 
+    def settings(self) -> dict[str, float]:
+        """What shapes the pixels beyond the model and weights, for reports: the self-ensemble and the strength."""
+        return {"ensemble": self.ensemble, "strength": self.strength}
+
     def with_model(self, model: str | None, weights: Path | None = None) -> InferenceOptions:
         return replace(self, model=model, weights=weights, variant=None if model != self.model else self.variant)
 

@@ -39,6 +39,7 @@ def test_eval_numbers_equal_scikit_image(tmp_path, tiny_weights, monkeypatch):
     )
     assert r.exit_code == 0, r.output
     doc = json.loads(report.read_text())
+    assert (doc["ensemble"], doc["strength"]) == (4, 1.0)
     r = run("folder", data / "blur", "-o", tmp_path / "out", "--weights", tiny_weights, "--quiet")
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in (data / "blur").glob("*.png"))

@@ -37,7 +37,9 @@ def test_a_pipe_in_and_out_is_the_file_jobs_output_and_nothing_else(photo, tiny_
     assert r.stdout == ref.read_bytes()  # the image and only the image; the header and summary went to stderr
     assert b"standard output" in r.stderr
     assert list(tmp.iterdir()) == []  # the pipe's temporary folder is gone
-    (row,) = json.loads((tmp_path / "r.json").read_text())["files"]
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert (doc["ensemble"], doc["strength"], doc["output"]) == (4, 1.0, "-")
+    (row,) = doc["files"]
     assert row["input"] == "-" and row["output"] == "-" and row["status"] == "ok"
 
 

@@ -62,7 +62,8 @@ def test_ray_equals_local_pixels_tree_and_report(local_ray, tree, tmp_path, tiny
     for name in visible_files(a):
         assert np.array_equal(cv2.imread(str(a / name), -1), cv2.imread(str(b / name), -1)), name
     assert report_rows(tmp_path / "a.json") == report_rows(tmp_path / "b.json")
-    assert json.loads((tmp_path / "b.json").read_text())["executor"]["name"] == "ray"
+    doc = json.loads((tmp_path / "b.json").read_text())
+    assert doc["executor"]["name"] == "ray" and (doc["ensemble"], doc["strength"]) == (4, 1.0)
 
 
 def test_ray_bad_file_exit_1_others_written_then_skip_existing_resumes(local_ray, tree, tmp_path, tiny_weights):

@@ -49,6 +49,7 @@ def test_audio_timing_and_frames_match_folder(tone_clip, tiny_weights, tmp_path)
     assert (dst.colorspace, dst.color_range) == (6, 1)
     doc = json.loads(report.read_text())
     assert doc["frames"] == 10 and doc["copied_streams"] == ["audio:aac"] and doc["source"]["frames"] == 10
+    assert (doc["ensemble"], doc["strength"]) == (4, 1.0)  # the settings that shaped the pixels
     # the deblurred frames are folder's output for the same frames, up to x264 at crf 18 (the random tiny
     # model's noisy output is hard to compress: ~29 dB here; the lossless test below is the exact check)
     want = folder_output(decoded_rgb(tone_clip), tmp_path, tiny_weights)

@@ -83,7 +83,7 @@ def eval_(
             opened.append(o)
             label = o.loaded.arch if names.count(name) == 1 and name else f"{o.loaded.arch}:{o.loaded.weights.stem}"
             runners.append((unique_label(label, o.loaded.weights, [lab for lab, _ in runners]), o.deblurrer))
-        _score(pairs, runners, data, as_json, figure, figure_rows, quiet)
+        _score(pairs, runners, data, as_json, figure, figure_rows, quiet, inference.settings())
     finally:
         for o in opened:  # every engine opened, also when one failed to open or scoring failed
             o.close()
@@ -99,7 +99,7 @@ def unique_label(label: str, weights: Path, taken: list[str]) -> str:
     return label
 
 
-def _score(pairs, runners, data, as_json, figure, figure_rows, quiet) -> None:
+def _score(pairs, runners, data, as_json, figure, figure_rows, quiet, settings) -> None:
     import numpy as np
 
     from trainers.evaluate import evaluate, summarise
@@ -143,6 +143,7 @@ def _score(pairs, runners, data, as_json, figure, figure_rows, quiet) -> None:
 
         doc = {
             "data": [str(d) for d in data],
+            **settings,
             "summary": summary,
             "images": [
                 {"name": r.name, "size": r.size, "psnr": r.psnr, "ssim": r.ssim, "seconds": r.seconds} for r in rows

@@ -222,7 +222,7 @@ def _folder_local(tasks, decided, out_dir, inference, quiet, names=None) -> tupl
                 console.error(f"error: {r.input}: {r.error}")
 
         report = run_folder(tasks, deblurrer, decided, lambda t: progress.update(bar, current=t.src.name), on_done)
-    return report, loaded, {"engine": eng.info.__dict__}
+    return report, loaded, {"engine": eng.info.__dict__, **inference.settings()}
 
 
 def finish(report: Any, loaded: Any, how: dict, out_dir: Path, tasks: list, json_report: Path | None, quiet: bool):

@@ -52,6 +52,7 @@ def folder_on_ray(
             "cpus_per_worker": executor.cpus_per_worker,
             "gpus_per_worker": executor.gpus_per_worker,
             "batch_files": executor.batch_files,
-        }
+        },
+        **inference.settings(),
     }
     finish(report, loaded, how, out_dir, tasks, json_report, quiet)

@@ -158,10 +158,12 @@ def _one_video(src, output, opts, resume, overwrite, inference, json_report, qui
         res = deblur_video(
             src, out, deblurrer.run, opts, model_id, resume=resume, overwrite=overwrite, on_frame=on_frame, info=info
         )
-    _finish(res, src, opts.codec, loaded, eng, json_report, quiet)
+    _finish(res, src, opts.codec, loaded, eng, inference, json_report, quiet)
 
 
-def _finish(res: Any, src: Path, codec: str, loaded: Any, eng: Any, json_report: Path | None, quiet: bool) -> None:
+def _finish(
+    res: Any, src: Path, codec: str, loaded: Any, eng: Any, inference: Any, json_report: Path | None, quiet: bool
+) -> None:
     """The JSON report, the last line, and the exit code: 130 interrupted, 1 salvaged, else 0."""
     from .. import console
 
@@ -187,6 +189,7 @@ def _finish(res: Any, src: Path, codec: str, loaded: Any, eng: Any, json_report:
                 "model": loaded.arch,
                 "variant": loaded.variant,
                 "engine": eng.info.__dict__,
+                **inference.settings(),
                 "damage": res.damage,
             },
         )

@@ -62,7 +62,7 @@ def many_videos(
             rows += run_videos_ray(jobs, inference, executor, job, on_done)
         else:
             rows += _local(jobs, opts, resume, overwrite, inference, on_done)
-    _finish(rows, json_report, quiet)
+    _finish(rows, inference.settings(), json_report, quiet)
 
 
 def _local(jobs: list, opts: Any, resume: bool, overwrite: bool, inference: Any, on_done) -> list[dict]:
@@ -80,13 +80,13 @@ def _local(jobs: list, opts: Any, resume: bool, overwrite: bool, inference: Any,
     return rows
 
 
-def _finish(rows: list[dict], json_report: Path | None, quiet: bool) -> None:
+def _finish(rows: list[dict], settings: dict, json_report: Path | None, quiet: bool) -> None:
     from .. import console
 
     if json_report:
         from ..images import write_json_atomic
 
-        write_json_atomic(json_report, {"videos": rows})
+        write_json_atomic(json_report, {**settings, "videos": rows})
     count = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "salvaged", "failed", "interrupted")}
     if not quiet:
         frames = sum(r["frames"] for r in rows)
