@@ -125,3 +125,20 @@ def test_no_room_for_the_piped_image_is_one_line(photo, tiny_weights, monkeypatc
     r = run("folder", "-", "-o", "x.png", "--weights", tiny_weights, input=photo.read_bytes())
     assert r.exit_code == 2
     assert "cannot create a temporary folder for the piped image: No space left on device" in one_line_error(r)
+
+
+@pytest.mark.parametrize(("fd", "args", "message"), [(0, ["-", "-o", "x.png"], "standard input is closed"),
+                                                     (1, ["{photo}", "-o", "-"], "standard output is closed")])  # fmt: skip
+def test_a_closed_standard_stream_is_one_line(photo, tiny_weights, fd, args, message):
+    cmd = [
+        sys.executable,
+        "-m",
+        "deblurcli",
+        "folder",
+        *[a.format(photo=photo) for a in args],
+        "--weights",
+        str(tiny_weights),
+    ]
+    out = None if fd == 1 else subprocess.PIPE
+    r = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, cwd=ROOT, timeout=120, preexec_fn=lambda: os.close(fd))
+    assert r.returncode == 2 and message in r.stderr.decode().splitlines()[-1]

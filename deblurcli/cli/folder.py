@@ -133,6 +133,10 @@ def _folder_piped(inputs, output, fmt, recursive, skip_existing, overwrite, infe
         raise click.UsageError("--recursive applies to a folder INPUT, not to standard input or output")
     if to_stdout and json_report == STDIO:
         raise click.UsageError("--json - would mix the report into the image on standard output; give --json FILE")
+    if to_stdout and sys.stdout is None:
+        raise click.UsageError("standard output is closed: give -o FILE")
+    if src == STDIO and sys.stdin is None:
+        raise click.UsageError("standard input is closed: pipe an image in (- < photo.jpg) or name a file")
     if to_stdout and sys.stdout.isatty():
         raise click.UsageError("refusing to write image data to a terminal: redirect it (> sharp.png) or give -o FILE")
     if src == STDIO and sys.stdin.isatty():
