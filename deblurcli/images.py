@@ -203,8 +203,13 @@ def write_json_atomic(path: str | Path, doc: object) -> None:
 
     text = json.dumps(doc, indent=2) + "\n"
     if str(path) == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        if sys.stdout is None:
+            raise ImageError("cannot write the report: standard output is closed")
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as e:  # a closed pipe, a full disk behind a redirect
+            raise ImageError(f"cannot write the report to standard output: {e.strerror or e}") from None
         return
     write_atomic(path, text.encode())
 

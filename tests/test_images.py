@@ -80,3 +80,23 @@ def test_truncated_png_is_an_error(tmp_path):
     p.write_bytes(data[: len(data) // 3])
     with pytest.raises(ImageError, match="truncated or corrupt|PNG"):
         read_image(p)
+
+
+def test_a_report_to_a_closed_or_full_standard_output_is_one_error(monkeypatch):
+    import io
+    import sys
+
+    from deblurcli.errors import ImageError
+    from deblurcli.images import write_json_atomic
+
+    monkeypatch.setattr(sys, "stdout", None)
+    with pytest.raises(ImageError, match="standard output is closed"):
+        write_json_atomic("-", {"files": []})
+
+    class Full(io.StringIO):
+        def write(self, s):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", Full())
+    with pytest.raises(ImageError, match="to standard output: No space left on device"):
+        write_json_atomic("-", {"files": []})
