@@ -24,7 +24,8 @@ from .executor_options import executor_options
     "--output",
     type=click.Path(path_type=Path),
     help="Output folder (default: INPUT-deblurred beside a folder INPUT; NAME-deblurred.EXT beside each image "
-    "INPUT). With one image INPUT, a path with an image extension is that image's output.",
+    "INPUT). With one image INPUT, a path with an image extension is that image's output, and - is standard "
+    "output.",
 )
 @click.option("-r", "--recursive", is_flag=True, help="Also process subfolders, keeping the tree.")
 @click.option(
