@@ -345,3 +345,24 @@ def test_strength_dials_the_models_change(images, tiny_weights, tmp_path):
     assert full > 1 and abs(half / full - 0.5) < 0.1
     r = run("folder", src, "-o", tmp_path / "z.png", "--weights", tiny_weights, "--strength", "0")
     assert r.exit_code == 2 and "--strength" in r.output and not (tmp_path / "z.png").exists()
+
+
+def test_options_from_the_environment_but_never_one_that_replaces_files(images, tiny_weights, tmp_path, monkeypatch):
+    """DEBLURCLI_<COMMAND>_<OPTION> sets any option (Click's auto_envvar_prefix); --overwrite and --force, which
+    replace files, must be typed."""
+    src = images / "reds_00000000.png"
+    out = tmp_path / "o.png"
+    monkeypatch.setenv("DEBLURCLI_FOLDER_ENSEMBLE", "1")
+    monkeypatch.setenv("DEBLURCLI_FOLDER_ENGINE", "torch")
+    r = run("folder", src, "-o", out, "--weights", tiny_weights, "--json", tmp_path / "r.json", "-q")
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["ensemble"] == 1 and doc["engine"]["name"] == "torch"
+    before = out.read_bytes()
+    monkeypatch.setenv("DEBLURCLI_FOLDER_OVERWRITE", "1")
+    r = run("folder", src, "-o", out, "--weights", tiny_weights, "-q")
+    assert r.exit_code == 2 and "--overwrite" in one_line_error(r) and out.read_bytes() == before
+    for name, cmd in main.commands.items():
+        for p in cmd.params:
+            if p.name in ("overwrite", "force") and name != "build-engine":  # rebuilding an engine loses nothing
+                assert not p.allow_from_autoenv, f"{name} --{p.name}"

@@ -194,7 +194,11 @@ def quiet_option(f: Callable) -> Callable:
     return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
 
 
-@click.group(cls=DeblurGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# Every option can also come from the environment, DEBLURCLI_<COMMAND>_<OPTION> (DEBLURCLI_FOLDER_ENSEMBLE=1), except
+# those that replace files (--overwrite, --force), which must be typed.
+@click.group(
+    cls=DeblurGroup, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "DEBLURCLI"}
+)
 @click.version_option(__version__, prog_name="deblurcli")
 def main() -> None:
     """Remove motion blur from photos and videos with trained deep-learning models."""

@@ -21,7 +21,7 @@ from .common import fail, handle_errors
 )
 @click.option("--variant", help="Variant of SRC (default: recognised).")
 @click.option("--half", is_flag=True, help="Store fp16 weights (half the size).")
-@click.option("--force", is_flag=True, help="Replace DST if it exists.")
+@click.option("--force", is_flag=True, allow_from_autoenv=False, help="Replace DST if it exists.")
 @handle_errors
 def convert(src: Path, dst: Path, model: str | None, variant: str | None, half: bool, force: bool) -> None:
     """Convert a torch checkpoint (e.g. the study's Uptimus.pth) to .safetensors.

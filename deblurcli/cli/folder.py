@@ -34,7 +34,7 @@ from .executor_options import executor_options
     help="Output format: the input's, or png / jpg.",
 )
 @click.option("--skip-existing", is_flag=True, help="Skip images whose output exists (resume a run).")
-@click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@click.option("--overwrite", is_flag=True, allow_from_autoenv=False, help="Replace outputs that already exist.")
 @click.option(
     "-n",
     "--dry-run",

@@ -107,7 +107,7 @@ from .common import fail, handle_errors
     "blur), or both (two pairs per window).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Makes the run reproducible.")
-@click.option("--force", is_flag=True, help="Write into an OUT that already has pairs.json.")
+@click.option("--force", is_flag=True, allow_from_autoenv=False, help="Write into an OUT that already has pairs.json.")
 @handle_errors
 def synth(sharp: Path, out: Path, video: bool, seed: int, force: bool, **o: Any) -> None:
     """Make blurry/sharp training pairs from SHARP images or video into OUT.

@@ -56,7 +56,7 @@ def _seconds(value: str | None, name: str) -> float | None:
 @click.option("--duration", help="Process this long (seconds, M:SS or H:MM:SS).")
 @click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Stop after N frames (a quick preview).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (finished segments are kept).")
-@click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+@click.option("--overwrite", is_flag=True, allow_from_autoenv=False, help="Replace the output if it exists.")
 @click.option(
     "--salvage",
     is_flag=True,
