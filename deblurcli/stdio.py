@@ -32,7 +32,10 @@ def read_stdin_image(folder: Path) -> Path:
         exts = ", ".join(e.lstrip(".") for e in IMAGE_EXTS if e not in (".jpeg", ".tiff", ".heif"))
         raise DeblurError(f"standard input is not an image in a format deblurcli reads ({exts})")
     path = folder / f"{STDIN_NAME}{ext}"
-    path.write_bytes(data)
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise DeblurError(f"cannot keep the piped image in a temporary folder: {e.strerror or e}") from None
     return path
 
 

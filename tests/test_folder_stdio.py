@@ -125,6 +125,13 @@ def test_no_room_for_the_piped_image_is_one_line(photo, tiny_weights, monkeypatc
     r = run("folder", "-", "-o", "x.png", "--weights", tiny_weights, input=photo.read_bytes())
     assert r.exit_code == 2
     assert "cannot create a temporary folder for the piped image: No space left on device" in one_line_error(r)
+    monkeypatch.undo()
+    from pathlib import Path
+
+    monkeypatch.setattr(Path, "write_bytes", no_room)  # the folder is made, the image does not fit
+    r = run("folder", "-", "-o", "x.png", "--weights", tiny_weights, input=photo.read_bytes())
+    assert r.exit_code == 2
+    assert "cannot keep the piped image in a temporary folder: No space left on device" in one_line_error(r)
 
 
 @pytest.mark.parametrize(("fd", "args", "message"), [(0, ["-", "-o", "x.png"], "standard input is closed"),
