@@ -640,35 +640,37 @@ def test_accum_ft4_fine_tunes_the_shipped_soup_as_accum_ft3_did(tmp_path):
     assert values(args, "--keep-every") == ["100"] and values(args, "--seed") != values(ft3, "--seed")
 
 
+def _variant_of(tmp_path, stage, base, same):
+    """A stage that trains as ``base`` does on the centred mix, with the flags ``same`` equal and a new seed: its
+    arguments and the base's."""
+    (tmp_path / "traindata" / "centred").mkdir(parents=True, exist_ok=True)
+    args, _ = recipe_args(tmp_path, stage)
+    ref, _ = recipe_args(tmp_path, base)
+    assert Counter(values(args, "--data")) == Counter(values(ref, "--data"))
+    for flag in same:
+        assert values(args, flag) == values(ref, flag), flag
+    assert values(args, "--seed") != values(ref, "--seed")
+    return args
+
+
 def test_accum_p320_is_accum_ft4_on_larger_crops(tmp_path):
     """accum-p320: accum-ft4's start, mix, loss, batch and schedule with 320 px crops (the largest BSDS500 holds
     without reflection) and a new seed."""
-    (tmp_path / "traindata" / "centred").mkdir(parents=True)
-    args, _ = recipe_args(tmp_path, "accum-p320")
-    ft4, _ = recipe_args(tmp_path, "accum-ft4")
-    assert Counter(values(args, "--data")) == Counter(values(ft4, "--data"))
-    for flag in ("--accum", "--lr", "--batch", "--ema", "--warmup", "--steps", "--loss", "--init", "--keep-every"):
-        assert values(args, flag) == values(ft4, flag)
-    assert values(args, "--patch") == ["320"] and values(args, "--seed") != values(ft4, "--seed")
+    same = ("--accum", "--lr", "--batch", "--ema", "--warmup", "--steps", "--loss", "--init", "--keep-every")
+    args = _variant_of(tmp_path, "accum-p320", "accum-ft4", same)
+    assert values(args, "--patch") == ["320"]
 
 
 def test_accum_p320b_is_accum_p320_at_half_the_rate_on_a_short_schedule(tmp_path):
-    (tmp_path / "traindata" / "centred").mkdir(parents=True)
-    args, _ = recipe_args(tmp_path, "accum-p320b")
-    p320, _ = recipe_args(tmp_path, "accum-p320")
-    assert Counter(values(args, "--data")) == Counter(values(p320, "--data"))
-    for flag in ("--accum", "--batch", "--ema", "--patch", "--init", "--loss"):
-        assert values(args, flag) == values(p320, flag)
+    args = _variant_of(
+        tmp_path, "accum-p320b", "accum-p320", ("--accum", "--batch", "--ema", "--patch", "--init", "--loss")
+    )
     assert values(args, "--lr") == ["1e-4"] and values(args, "--steps") == ["120"]
-    assert values(args, "--keep-every") == ["40"] and values(args, "--seed") != values(p320, "--seed")
+    assert values(args, "--keep-every") == ["40"]
 
 
 def test_accum_fft_is_accum_ft4_with_a_frequency_term(tmp_path):
-    (tmp_path / "traindata" / "centred").mkdir(parents=True)
-    args, _ = recipe_args(tmp_path, "accum-fft")
-    ft4, _ = recipe_args(tmp_path, "accum-ft4")
-    assert Counter(values(args, "--data")) == Counter(values(ft4, "--data"))
-    for flag in ("--accum", "--lr", "--batch", "--ema", "--warmup", "--steps", "--patch", "--init", "--keep-every"):
-        assert values(args, flag) == values(ft4, flag)
-    assert values(args, "--loss") == ["psnr+60*fftc"] and values(args, "--seed") != values(ft4, "--seed")
+    same = ("--accum", "--lr", "--batch", "--ema", "--warmup", "--steps", "--patch", "--init", "--keep-every")
+    args = _variant_of(tmp_path, "accum-fft", "accum-ft4", same)
+    assert values(args, "--loss") == ["psnr+60*fftc"]
     CombinedLoss(values(args, "--loss")[0])  # a term train accepts

@@ -95,7 +95,7 @@ def folder(
         return folder_piped(
             inputs, output, fmt, recursive, skip_existing, overwrite, inference, executor, json_report, quiet
         )
-    if executor.name == "ray":
+    if executor.name == "ray" and not dry_run:  # a dry run plans the same job without starting Ray
         from ..executor import require_ray
 
         require_ray()
